@@ -1,0 +1,1 @@
+"""Command lines: ``python flow.py ...`` (``flow_cli``) and the ``headwater`` console command (``console``)."""

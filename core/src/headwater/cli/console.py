@@ -1,0 +1,68 @@
+"""``headwater``: the console command for what is not tied to one flow (``plugins``, ``version``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from headwater._version import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Headwater: data-science workflows as plain Python."""
+
+
+@cli.command("version")
+def version() -> None:
+    """Print the installed version of Headwater."""
+    click.echo(f"headwater {__version__} (Python {sys.version.split()[0]})")
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--hooks/--no-hooks", default=True, help="List the hooks each plugin implements.")
+def plugins(as_json: bool, hooks: bool) -> None:
+    """List built-in and installed plugins, their versions and the hooks they implement."""
+    from headwater.plugins import plugin_infos
+
+    infos, failed = plugin_infos()
+    if as_json:
+        data = {
+            "plugins": [
+                {"name": i.name, "builtin": i.builtin, "module": i.module, "distribution": i.distribution,
+                 "version": i.version, "hooks": i.hooks}
+                for i in infos
+            ],
+            "failed": failed,
+        }
+        click.echo(json.dumps(data, indent=2))
+        return
+    for info in infos:
+        origin = "built-in" if info.builtin else f"{info.distribution or '?'} {info.version or ''}".strip()
+        click.echo(f"{info.name}  ({origin}; {info.module})")
+        if hooks:
+            for name in info.hooks:
+                click.echo(f"    {name}")
+    for name, reason in failed.items():
+        click.echo(f"{name}  (failed to load: {reason})")
+
+
+def build() -> click.Group:
+    from headwater.plugins import hook
+
+    hook().register_console_commands(cli=cli)
+    return cli
+
+
+def main() -> None:
+    from headwater.cli.flow_cli import render_error
+    from headwater.exceptions import HeadwaterError
+
+    try:
+        build().main(prog_name="headwater")
+    except HeadwaterError as e:
+        render_error(e, "--debug" in sys.argv)
+        sys.exit(e.exit_code)

@@ -1,0 +1,49 @@
+"""``show`` and ``check``: read the graph from the source, without running anything."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+
+@click.command("check")
+@click.pass_obj
+def check(state: Any) -> int:
+    """Check the flow's graph and decorators; list every problem with file:line."""
+    graph = state.graph()
+    click.echo(f"{graph.name} is valid: {len(graph.nodes)} steps.")
+    return 0
+
+
+@click.command("show")
+@click.pass_obj
+def show(state: Any) -> int:
+    """Show the steps, what each does (its docstring) and what follows it."""
+    from headwater.parameters import flow_parameters
+
+    graph = state.graph()
+    doc = (state.flow.__doc__ or "").strip()
+    click.echo(f"{graph.name}  ({os.path.basename(graph.file)})")
+    if doc:
+        click.echo("\n" + "\n".join("  " + line for line in doc.splitlines()))
+    params = flow_parameters(state.flow)
+    if params:
+        click.echo("\nParameters:")
+        for p in params:
+            default = "" if p.default is None or callable(p.default) else f" (default {p.default!r})"
+            click.echo(f"  --{p.name}{default}{': ' + p.help if p.help else ''}")
+    for node in graph.topological():
+        decos = " ".join("@" + d.spec() for d in node.decorators)
+        click.echo(f"\nStep {node.name}  [{node.type}]{'  ' + decos if decos else ''}")
+        if node.doc:
+            click.echo("\n".join("    " + line for line in node.doc.splitlines()))
+        if node.transition == "foreach":
+            click.echo(f"    => {node.out_funcs[0]} for each item of `{node.foreach_param}`")
+        elif node.transition == "switch":
+            cases = ", ".join(f"{k!r}: {v}" for k, v in node.switch_cases.items())
+            click.echo(f"    => by `{node.condition}`: {cases}")
+        elif node.out_funcs:
+            click.echo(f"    => {', '.join(node.out_funcs)}")
+    return 0

@@ -1,0 +1,31 @@
+"""The client API: read flows, runs, steps, tasks and artifacts from the datastore (see ``core``)."""
+
+from headwater.client.core import (
+    CodePackage,
+    DataArtifact,
+    Flow,
+    Metaflow,
+    Run,
+    Step,
+    Task,
+    TaskData,
+    datastore_root,
+    default_namespace,
+    get_namespace,
+    namespace,
+)
+
+__all__ = [
+    "CodePackage",
+    "DataArtifact",
+    "Flow",
+    "Metaflow",
+    "Run",
+    "Step",
+    "Task",
+    "TaskData",
+    "datastore_root",
+    "default_namespace",
+    "get_namespace",
+    "namespace",
+]

@@ -1,0 +1,628 @@
+"""Reading runs back: ``Metaflow``, ``Flow``, ``Run``, ``Step``, ``Task``, ``DataArtifact``, namespaces.
+
+Everything is read from the datastore's records, which are the source of truth (no service, no index
+to keep in sync). Objects are addressed by pathspec (``Run("HelloFlow/1732...")``), reached by iteration
+or by name (``run["train"]``), and load artifacts only when asked (``task.data.model``). The namespace
+(``user:<you>`` by default, ``namespace(None)`` for everyone's) filters what ``Flow.runs()`` lists; asking
+for an object outside it by pathspec raises an error that says how to see it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import os
+from collections.abc import Iterator
+from functools import cached_property
+from typing import Any
+
+from headwater import config
+from headwater.datastore.artifacts import Entry, load
+from headwater.datastore.records import FlowDatastore
+from headwater.exceptions import CaughtException, HeadwaterError, NamespaceError, NotFoundError
+
+_UNSET = object()
+_namespace: Any = _UNSET
+_datastores: dict[tuple[str, str, str], FlowDatastore] = {}
+
+
+# --------------------------------------------------------------------------------------------------------
+# Namespaces and datastore
+# --------------------------------------------------------------------------------------------------------
+
+
+def default_namespace() -> str:
+    """``user:<username>``: the runs you started."""
+    return f"user:{config.username()}"
+
+
+def namespace(ns: str | None) -> str | None:
+    """Set the namespace for this process: a tag such as ``user:alice``, or None for every run."""
+    global _namespace
+    _namespace = ns
+    return ns
+
+
+def get_namespace() -> str | None:
+    return default_namespace() if _namespace is _UNSET else _namespace  # type: ignore[no-any-return]
+
+
+def datastore_root() -> tuple[str, str]:
+    """``(datastore type, root)`` the client reads: configuration, else the nearest ``.headwater`` above here."""
+    kind = str(config.get("datastore"))
+    root = config.get("datastore_root")
+    if root:
+        return kind, str(root)
+    found = config.find_upwards(os.getcwd())
+    if found is None:
+        raise NotFoundError(
+            f"No Headwater datastore in {os.getcwd()} or any folder above it.",
+            "Run a flow here first, work from the flow's folder, or set HEADWATER_DATASTORE_ROOT.",
+        )
+    return kind, found
+
+
+def _flow_datastore(flow_name: str) -> FlowDatastore:
+    kind, root = datastore_root()
+    key = (kind, root, flow_name)
+    if key not in _datastores:
+        from headwater.plugins import lookup, storage_backends
+
+        backend = lookup("datastore", kind, storage_backends())
+        _datastores[key] = FlowDatastore(backend(root), flow_name)
+    return _datastores[key]
+
+
+def _when(timestamp: float | None) -> datetime.datetime | None:
+    return None if timestamp is None else datetime.datetime.fromtimestamp(timestamp).astimezone()
+
+
+def _split(pathspec: str, parts: int, kind: str) -> list[str]:
+    pieces = pathspec.strip("/").split("/")
+    if len(pieces) != parts or not all(pieces):
+        example = "/".join(["Flow", "run_id", "step", "task_id", "artifact"][:parts])
+        raise NotFoundError(f"{pathspec!r} is not a {kind} pathspec.", f"A {kind} pathspec looks like {example!r}.")
+    return pieces
+
+
+# --------------------------------------------------------------------------------------------------------
+# Objects
+# --------------------------------------------------------------------------------------------------------
+
+
+class _ClientObject:
+    _KIND = ""
+
+    def __init__(self, pathspec: str) -> None:
+        self.pathspec = pathspec
+
+    @property
+    def path_components(self) -> list[str]:
+        return self.pathspec.split("/")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.pathspec!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.pathspec == other.pathspec  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.pathspec))
+
+
+class Metaflow:
+    """Every flow in the datastore."""
+
+    @property
+    def flows(self) -> list[Flow]:
+        kind, root = datastore_root()
+        from headwater.plugins import lookup, storage_backends
+
+        storage = lookup("datastore", kind, storage_backends())(root)
+        names = [n for n in storage.list("") if n.isidentifier() and storage.list(f"{n}/runs")]
+        return [Flow(name) for name in sorted(names)]
+
+    def __iter__(self) -> Iterator[Flow]:
+        return iter(self.flows)
+
+    def __repr__(self) -> str:
+        return "Metaflow()"
+
+
+class Flow(_ClientObject):
+    """A flow: its runs, newest first."""
+
+    _KIND = "flow"
+
+    def __init__(self, pathspec: str) -> None:
+        (name,) = _split(pathspec, 1, "flow")
+        super().__init__(name)
+        self.name = name
+        self._ds = _flow_datastore(name)
+        if not self._ds.run_ids():
+            raise NotFoundError(
+                f"Flow {name} has no runs in {self._ds.storage.uri()}.",
+                "Check the flow's class name, or the datastore (HEADWATER_DATASTORE_ROOT).",
+            )
+
+    def runs(self, *tags: str) -> Iterator[Run]:
+        """Runs in the current namespace that carry every tag given, newest first."""
+        ns = get_namespace()
+        for run_id in self._ds.run_ids():
+            try:
+                run = Run._from(self._ds, self.name, run_id)
+            except NotFoundError:
+                continue
+            run_tags = set(run.tags)
+            if (ns is None or ns in run_tags) and all(tag in run_tags for tag in tags):
+                yield run
+
+    def __iter__(self) -> Iterator[Run]:
+        return self.runs()
+
+    def __getitem__(self, run_id: str) -> Run:
+        return Run(f"{self.name}/{run_id}")
+
+    @property
+    def latest_run(self) -> Run | None:
+        return next(self.runs(), None)
+
+    @property
+    def latest_successful_run(self) -> Run | None:
+        return next((run for run in self.runs() if run.successful), None)
+
+
+class Run(_ClientObject):
+    """One run: its steps, its status, and ``data`` (the artifacts of its ``end`` task)."""
+
+    _KIND = "run"
+
+    def __init__(self, pathspec: str, _namespace_check: bool = True) -> None:
+        flow_name, run_id = _split(pathspec, 2, "run")
+        super().__init__(f"{flow_name}/{run_id}")
+        self.flow_name, self.id = flow_name, run_id
+        self._ds = _flow_datastore(flow_name)
+        self._record = self._ds.run_record(run_id)
+        if _namespace_check:
+            ns = get_namespace()
+            if ns is not None and ns not in self.tags:
+                raise NamespaceError(
+                    f"Run {self.pathspec} is not in namespace {ns!r} (its user is {self._record.get('user')!r}).",
+                    "Call namespace(None) to see every run, or namespace('user:<name>') for someone's.",
+                )
+
+    @classmethod
+    def _from(cls, ds: FlowDatastore, flow_name: str, run_id: str) -> Run:
+        run = cls.__new__(cls)
+        _ClientObject.__init__(run, f"{flow_name}/{run_id}")
+        run.flow_name, run.id, run._ds = flow_name, run_id, ds
+        run._record = ds.run_record(run_id)
+        return run
+
+    @property
+    def user_tags(self) -> list[str]:
+        changed = self._ds.run_tags(self.id)
+        return sorted(changed if changed is not None else self._record.get("tags", []))
+
+    @property
+    def system_tags(self) -> list[str]:
+        return sorted(self._record.get("system_tags", []))
+
+    @property
+    def tags(self) -> list[str]:
+        return sorted(set(self.user_tags) | set(self.system_tags))
+
+    def add_tag(self, tag: str) -> None:
+        self.add_tags([tag])
+
+    def add_tags(self, tags: list[str]) -> None:
+        self._ds.write_run_tags(self.id, self.user_tags + list(tags))
+
+    def remove_tag(self, tag: str) -> None:
+        self.remove_tags([tag])
+
+    def remove_tags(self, tags: list[str]) -> None:
+        self._ds.write_run_tags(self.id, [t for t in self.user_tags if t not in set(tags)])
+
+    def replace_tag(self, old: str, new: str) -> None:
+        self.replace_tags([old], [new])
+
+    def replace_tags(self, old: list[str], new: list[str]) -> None:
+        self._ds.write_run_tags(self.id, [t for t in self.user_tags if t not in set(old)] + list(new))
+
+    @property
+    def created_at(self) -> datetime.datetime | None:
+        return _when(self._record.get("created_at"))
+
+    @property
+    def _end(self) -> dict[str, Any] | None:
+        return self._ds.run_end(self.id)
+
+    @property
+    def finished(self) -> bool:
+        return self._end is not None
+
+    @property
+    def successful(self) -> bool:
+        end = self._end
+        return end is not None and end.get("status") == "succeeded"
+
+    @property
+    def finished_at(self) -> datetime.datetime | None:
+        end = self._end
+        return _when(end.get("finished_at")) if end else None
+
+    @property
+    def status(self) -> str:
+        """``succeeded``, ``failed``, ``running``, or ``stopped`` (its runtime died without finishing)."""
+        end = self._end
+        if end is not None:
+            return str(end.get("status"))
+        runtime = self._record.get("runtime") or {}
+        import socket
+
+        if runtime.get("host") == socket.gethostname() and runtime.get("pid"):
+            try:
+                os.kill(int(runtime["pid"]), 0)
+                return "running"
+            except ProcessLookupError:
+                return "stopped"
+            except PermissionError:
+                return "running"
+        return "running"
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        origin = self._record.get("origin_run_id")
+        return f"{self.flow_name}/{origin}" if origin else None
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The run's parameter values."""
+        record = self._ds.latest_ok(self.id, "_parameters", "0") or {}
+        names = record.get("parameters", [])
+        where = f"{self.pathspec} parameters"
+        return {n: load(self._ds.cas, n, record["manifest"][n], where) for n in names if n in record.get("manifest", {})}
+
+    def steps(self) -> Iterator[Step]:
+        """Steps that ran, in the order of the graph."""
+        present = set(self._ds.steps(self.id))
+        order = [s["name"] for s in (self._record.get("graph") or {}).get("steps", [])]
+        for name in order + sorted(present - set(order)):
+            if name in present:
+                yield Step._from(self, name)
+
+    def __iter__(self) -> Iterator[Step]:
+        return self.steps()
+
+    def __getitem__(self, step: str) -> Step:
+        if step not in self._ds.steps(self.id):
+            raise KeyError(f"Run {self.pathspec} has no step {step!r} (steps: {', '.join(s.id for s in self.steps())}).")
+        return Step._from(self, step)
+
+    def __contains__(self, step: str) -> bool:
+        return step in self._ds.steps(self.id)
+
+    @property
+    def end_task(self) -> Task | None:
+        if "end" not in self._ds.steps(self.id):
+            return None
+        return next(iter(Step._from(self, "end").tasks()), None)
+
+    @property
+    def data(self) -> TaskData | None:
+        """The artifacts of the ``end`` task (None when the run did not reach it)."""
+        end = self.end_task
+        return end.data if end is not None and end.successful else None
+
+    @property
+    def code(self) -> CodePackage | None:
+        key = self._record.get("code_package")
+        return CodePackage(self._ds, key, self._record.get("flow_file")) if key else None
+
+
+class Step(_ClientObject):
+    """One step of a run: its tasks (one, or one per foreach item)."""
+
+    _KIND = "step"
+
+    def __init__(self, pathspec: str, _namespace_check: bool = True) -> None:
+        flow_name, run_id, step = _split(pathspec, 3, "step")
+        run = Run(f"{flow_name}/{run_id}", _namespace_check)
+        if step not in run:
+            raise NotFoundError(f"Run {run.pathspec} has no step {step!r}.")
+        self._init(run, step)
+
+    def _init(self, run: Run, step: str) -> None:
+        _ClientObject.__init__(self, f"{run.pathspec}/{step}")
+        self.run, self.id = run, step
+
+    @classmethod
+    def _from(cls, run: Run, step: str) -> Step:
+        obj = cls.__new__(cls)
+        obj._init(run, step)
+        return obj
+
+    @property
+    def tags(self) -> list[str]:
+        return self.run.tags
+
+    def tasks(self, *tags: str) -> Iterator[Task]:
+        if any(tag not in self.run.tags for tag in tags):
+            return
+        for task_id in self.run._ds.task_ids(self.run.id, self.id):
+            yield Task._from(self, task_id)
+
+    def __iter__(self) -> Iterator[Task]:
+        return self.tasks()
+
+    def __getitem__(self, task_id: str) -> Task:
+        if str(task_id) not in self.run._ds.task_ids(self.run.id, self.id):
+            raise KeyError(f"Step {self.pathspec} has no task {task_id!r}.")
+        return Task._from(self, str(task_id))
+
+    @property
+    def task(self) -> Task | None:
+        """A task of this step (the first); the only one unless the step is in a foreach."""
+        return next(self.tasks(), None)
+
+    @property
+    def created_at(self) -> datetime.datetime | None:
+        times = [t.created_at for t in self.tasks() if t.created_at]
+        return min(times) if times else None
+
+    @property
+    def finished_at(self) -> datetime.datetime | None:
+        times = [t.finished_at for t in self.tasks()]
+        return None if not times or None in times else max(times)  # type: ignore[type-var]
+
+
+class Task(_ClientObject):
+    """One task: its artifacts (``data``), outcome, output and attempts."""
+
+    _KIND = "task"
+
+    def __init__(self, pathspec: str, attempt: int | None = None, _namespace_check: bool = True) -> None:
+        flow_name, run_id, step, task_id = _split(pathspec, 4, "task")
+        parent = Step(f"{flow_name}/{run_id}/{step}", _namespace_check)
+        if task_id not in parent.run._ds.task_ids(run_id, step):
+            raise NotFoundError(f"Step {parent.pathspec} has no task {task_id!r}.")
+        self._init(parent, task_id, attempt)
+
+    def _init(self, step: Step, task_id: str, attempt: int | None = None) -> None:
+        _ClientObject.__init__(self, f"{step.pathspec}/{task_id}")
+        self.parent, self.id, self._attempt = step, task_id, attempt
+        self._ds = step.run._ds
+
+    @classmethod
+    def _from(cls, step: Step, task_id: str) -> Task:
+        obj = cls.__new__(cls)
+        obj._init(step, task_id)
+        return obj
+
+    @property
+    def _where(self) -> tuple[str, str, str]:
+        return self.parent.run.id, self.parent.id, self.id
+
+    @cached_property
+    def _attempts(self) -> tuple[list[int], list[int]]:
+        return self._ds.attempts(*self._where)
+
+    @property
+    def current_attempt(self) -> int:
+        """The attempt shown by this object: the one asked for, else the latest."""
+        if self._attempt is not None:
+            return self._attempt
+        started, done = self._attempts
+        return max(started + done) if started or done else 0
+
+    @cached_property
+    def _record(self) -> dict[str, Any] | None:
+        return self._ds.attempt_done(*self._where, self.current_attempt)
+
+    @cached_property
+    def _start(self) -> dict[str, Any] | None:
+        return self._ds.attempt_start(*self._where, self.current_attempt)
+
+    @property
+    def tags(self) -> list[str]:
+        return self.parent.run.tags
+
+    @property
+    def finished(self) -> bool:
+        return self._record is not None
+
+    @property
+    def successful(self) -> bool:
+        return bool(self._record and self._record.get("ok"))
+
+    @property
+    def created_at(self) -> datetime.datetime | None:
+        source = self._record or self._start or {}
+        return _when(source.get("started_at"))
+
+    @property
+    def finished_at(self) -> datetime.datetime | None:
+        return _when(self._record.get("finished_at")) if self._record else None
+
+    @property
+    def exception(self) -> CaughtException | None:
+        """The failure of this attempt, as recorded (type, message, traceback), or None."""
+        info = (self._record or {}).get("exception")
+        if not info:
+            return None
+        return CaughtException(info["type"], info["message"], info.get("traceback"), self.current_attempt)
+
+    @property
+    def index(self) -> int | None:
+        """This task's index in its innermost foreach (None outside a foreach)."""
+        stack = (self._record or {}).get("foreach_stack") or []
+        return stack[-1]["index"] if stack else None
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        origin = (self._record or {}).get("origin")
+        if not origin:
+            return None
+        return f"{self.parent.run.flow_name}/{origin['run_id']}/{self.parent.id}/{origin['task_id']}"
+
+    @property
+    def _manifest(self) -> dict[str, Entry]:
+        return dict((self._record or {}).get("manifest") or {})
+
+    @property
+    def data(self) -> TaskData:
+        """The task's artifacts as attributes: ``task.data.model`` (loaded when read)."""
+        return TaskData(self)
+
+    @property
+    def artifacts(self) -> list[DataArtifact]:
+        return [DataArtifact._from(self, name) for name in sorted(self._manifest)]
+
+    def __iter__(self) -> Iterator[DataArtifact]:
+        return iter(self.artifacts)
+
+    def __getitem__(self, name: str) -> DataArtifact:
+        if name not in self._manifest:
+            raise KeyError(f"Task {self.pathspec} has no artifact {name!r}.")
+        return DataArtifact._from(self, name)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._manifest
+
+    def _log(self, stream: str) -> str:
+        record = self._record or {}
+        origin = record.get("origin")
+        if origin:  # a cloned task shows the output of the task it was cloned from
+            data = self._ds.load_log(origin["run_id"], self.parent.id, origin["task_id"], origin.get("attempt", 0), stream)
+        else:
+            data = self._ds.load_log(*self._where, self.current_attempt, stream)
+        return data.decode("utf-8", "replace")
+
+    @property
+    def stdout(self) -> str:
+        return self._log("stdout")
+
+    @property
+    def stderr(self) -> str:
+        return self._log("stderr")
+
+    @property
+    def code(self) -> CodePackage | None:
+        return self.parent.run.code
+
+
+class TaskData:
+    """Artifacts of a task as attributes; each is loaded on first access."""
+
+    def __init__(self, task: Task) -> None:
+        self._task = task
+        self._cache: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        manifest = self._task._manifest
+        if name not in manifest:
+            raise AttributeError(
+                f"Task {self._task.pathspec} has no artifact {name!r}. Artifacts: {', '.join(sorted(manifest)) or 'none'}."
+            )
+        if name not in self._cache:
+            self._cache[name] = load(self._task._ds.cas, name, manifest[name], self._task.pathspec)
+        return self._cache[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._task._manifest
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._task._manifest)
+
+    def __repr__(self) -> str:
+        return f"<data of {self._task.pathspec}: {', '.join(sorted(self._task._manifest))}>"
+
+
+class DataArtifact(_ClientObject):
+    """One artifact of a task: ``data`` (loaded when read), ``sha`` (its content key), ``size``, ``type``."""
+
+    _KIND = "artifact"
+
+    def __init__(self, pathspec: str, _namespace_check: bool = True) -> None:
+        flow_name, run_id, step, task_id, name = _split(pathspec, 5, "artifact")
+        task = Task(f"{flow_name}/{run_id}/{step}/{task_id}", _namespace_check=_namespace_check)
+        if name not in task:
+            raise NotFoundError(f"Task {task.pathspec} has no artifact {name!r}.")
+        self._init(task, name)
+
+    def _init(self, task: Task, name: str) -> None:
+        _ClientObject.__init__(self, f"{task.pathspec}/{name}")
+        self.task, self.id = task, name
+        self._entry = task._manifest[name]
+
+    @classmethod
+    def _from(cls, task: Task, name: str) -> DataArtifact:
+        obj = cls.__new__(cls)
+        obj._init(task, name)
+        return obj
+
+    @property
+    def data(self) -> Any:
+        return load(self.task._ds.cas, self.id, self._entry, self.task.pathspec)
+
+    @property
+    def sha(self) -> str:
+        return str(self._entry["key"])
+
+    @property
+    def size(self) -> int:
+        return int(self._entry["size"])
+
+    @property
+    def type(self) -> str:
+        return str(self._entry.get("type", "?"))
+
+    @property
+    def finished_at(self) -> datetime.datetime | None:
+        return self.task.finished_at
+
+    @property
+    def created_at(self) -> datetime.datetime | None:
+        return self.task.finished_at
+
+
+class CodePackage:
+    """The code a run ran with: ``tarball`` bytes, ``files``, the flow's source (``flowspec``), ``extract``."""
+
+    def __init__(self, ds: FlowDatastore, key: str, flow_file: str | None) -> None:
+        self.key = key
+        self._ds = ds
+        self.script_name = flow_file
+
+    @cached_property
+    def tarball(self) -> bytes:
+        from headwater import code_package
+
+        return code_package.load(self._ds, self.key)
+
+    def _open(self) -> Any:
+        import tarfile
+
+        return tarfile.open(fileobj=io.BytesIO(self.tarball), mode="r:gz")
+
+    @property
+    def files(self) -> list[str]:
+        with self._open() as tar:
+            return tar.getnames()
+
+    @property
+    def flowspec(self) -> str:
+        """The source of the flow's file."""
+        with self._open() as tar:
+            member = tar.extractfile(self.script_name or "")
+            if member is None:
+                raise HeadwaterError(f"The code package has no {self.script_name!r}.")
+            return member.read().decode("utf-8")
+
+    def extract(self, path: str) -> str:
+        with self._open() as tar:
+            tar.extractall(path, filter="data")
+        return path

@@ -1,0 +1,116 @@
+"""The code package: a deterministic archive of the flow's code, stored with every run.
+
+It holds every ``.py`` file under the flow's directory (skipping hidden folders, virtualenvs, caches and
+the datastore) plus the files plugins add through ``add_to_code_package``. Members are sorted and their
+times and owners fixed, and the gzip header carries no time, so the same code gives the same bytes and
+therefore the same content key: unchanged code is stored once. Building is skipped altogether when the
+files' names, sizes and modification times match the previous run's (a cache, rebuildable at will).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import blake3
+
+from headwater._version import __version__
+
+if TYPE_CHECKING:
+    from headwater.datastore.records import FlowDatastore
+
+SUFFIXES = (".py",)
+MAX_FILES = 5000
+SKIP_DIRS = frozenset(
+    {"__pycache__", "node_modules", "venv", "env", "site-packages", "build", "dist", "htmlcov"}
+)
+#: 2000-01-01T00:00:00Z, the modification time of every member.
+FIXED_MTIME = 946684800
+_CACHE_ENTRIES = 20
+
+
+def _walk(root: str) -> Iterator[str]:
+    for directory, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if not d.startswith(".")
+            and d not in SKIP_DIRS
+            and not os.path.exists(os.path.join(directory, d, "pyvenv.cfg"))
+        )
+        for name in sorted(filenames):
+            if name.endswith(SUFFIXES):
+                yield os.path.join(directory, name)
+
+
+def collect(flow_file: str) -> list[tuple[str, str]]:
+    """``(path in archive, local path)`` for every file of the package, sorted."""
+    from headwater.plugins import hook
+
+    root = os.path.dirname(os.path.abspath(flow_file))
+    files: dict[str, str] = {}
+    for path in _walk(root):
+        files[os.path.relpath(path, root).replace(os.sep, "/")] = path
+        if len(files) >= MAX_FILES:
+            break
+    hook().add_to_code_package(flow_file=os.path.abspath(flow_file), add=lambda arc, local: files.__setitem__(arc, local))
+    return sorted(files.items())
+
+
+def fingerprint(files: list[tuple[str, str]]) -> str:
+    """A hash of names, sizes and modification times: equal when the files have not changed."""
+    hasher = blake3.blake3(__version__.encode())
+    for arcname, path in files:
+        st = os.stat(path)
+        hasher.update(f"\0{arcname}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+    return hasher.hexdigest()
+
+
+def build(files: list[tuple[str, str]]) -> bytes:
+    """The archive (tar.gz) of ``files``: the same files always give the same bytes."""
+    import gzip
+    import tarfile
+
+    raw = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
+        with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for arcname, path in files:
+                with open(path, "rb") as f:
+                    data = f.read()
+                info = tarfile.TarInfo(arcname)
+                info.size = len(data)
+                info.mtime = FIXED_MTIME
+                info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                tar.addfile(info, io.BytesIO(data))
+    return raw.getvalue()
+
+
+def store(datastore: FlowDatastore, flow_file: str) -> str:
+    """Store the flow's code package (unless unchanged and already stored); returns its content key."""
+    files = collect(flow_file)
+    files_print = fingerprint(files)
+    cache_path = f"{datastore.flow_name}/code-cache.json"
+    try:
+        cache = json.loads(datastore.storage.get(cache_path))
+    except (FileNotFoundError, ValueError):
+        cache = {}
+    key = cache.get(files_print)
+    if key and datastore.cas.exists(key):
+        return str(key)
+    key = datastore.cas.save([build(files)]).key
+    cache[files_print] = key
+    if len(cache) > _CACHE_ENTRIES:
+        cache = dict(list(cache.items())[-_CACHE_ENTRIES:])
+    datastore.storage.put(cache_path, [json.dumps(cache).encode()])
+    return key
+
+
+def load(datastore: FlowDatastore, key: str) -> bytes:
+    """The archive bytes of a stored code package."""
+    (data,) = datastore.cas.load(key, writable=False)
+    return bytes(data)

@@ -1,0 +1,123 @@
+"""Configuration lookup: ``HEADWATER_<NAME>`` variables, then project and profile files, then defaults.
+
+Order (first found wins): the environment variable ``HEADWATER_<NAME>``; ``.headwater/config.json`` found
+upwards from the working directory; ``~/.headwater/config.json`` (or ``config_<profile>.json`` when
+``HEADWATER_PROFILE`` is set); the built-in default. Keys in the files are lower case (``datastore_root``).
+The defaults are embedded and local, so nothing needs to be configured to run on one machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from headwater.exceptions import ConfigError
+
+#: Name of the directory that holds the local datastore and the project configuration.
+HEADWATER_DIR = ".headwater"
+
+DEFAULTS: dict[str, Any] = {
+    "datastore": "local",
+    "datastore_root": None,
+    "environment": "local",
+    "max_workers": None,
+    "max_num_splits": 100,
+    "max_log_size_mb": 10,
+    "user": None,
+}
+
+_file_cache: dict[str, dict[str, Any]] = {}
+
+
+def _read_json(path: str) -> dict[str, Any]:
+    if path in _file_cache:
+        return _file_cache[path]
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        data = {}
+    except (OSError, ValueError) as e:
+        raise ConfigError(
+            f"Configuration file {path} cannot be read: {e}", "Fix the JSON or remove the file."
+        ) from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"Configuration file {path} must hold a JSON object.", "Fix or remove the file.")
+    _file_cache[path] = data
+    return data
+
+
+def find_upwards(start: str, name: str = HEADWATER_DIR) -> str | None:
+    """The nearest ``name`` directory in ``start`` or one of its parents, or None."""
+    path = os.path.abspath(start)
+    while True:
+        candidate = os.path.join(path, name)
+        if os.path.isdir(candidate):
+            return candidate
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None
+        path = parent
+
+
+def _config_files(cwd: str | None = None) -> list[str]:
+    files = []
+    project = find_upwards(cwd or os.getcwd())
+    if project:
+        files.append(os.path.join(project, "config.json"))
+    profile = os.environ.get("HEADWATER_PROFILE")
+    home = os.environ.get("HEADWATER_HOME") or os.path.join(os.path.expanduser("~"), HEADWATER_DIR)
+    files.append(os.path.join(home, f"config_{profile}.json" if profile else "config.json"))
+    return files
+
+
+def get(name: str, default: Any = None, cwd: str | None = None) -> Any:
+    """The configured value of ``name`` (lower case), following the documented order."""
+    env = os.environ.get("HEADWATER_" + name.upper())
+    if env is not None and env != "":
+        return env
+    for path in _config_files(cwd):
+        data = _read_json(path)
+        if name in data:
+            return data[name]
+    if name in DEFAULTS and DEFAULTS[name] is not None:
+        return DEFAULTS[name]
+    return default
+
+
+def get_int(name: str, default: int | None = None) -> int | None:
+    value = get(name, default)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"Configuration value {name}={value!r} is not a whole number.",
+            f"Set HEADWATER_{name.upper()} to an integer.",
+        ) from None
+
+
+def username() -> str:
+    """Who is running: ``HEADWATER_USER``, then the usual login variables, then the OS account."""
+    user = get("user")
+    if user:
+        return str(user)
+    for var in ("USER", "USERNAME", "LOGNAME"):
+        if os.environ.get(var):
+            return os.environ[var]
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def cpu_count() -> int:
+    """CPUs this process may use (respects affinity masks, e.g. in containers)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1

@@ -1,0 +1,184 @@
+"""The content-addressed store: immutable blobs keyed by the BLAKE3 hash of their content.
+
+A blob holds one or more buffers (pickle protocol 5 puts large arrays and bytes out of band, and they are
+stored without being copied into one string). The key hashes the buffer lengths and the raw bytes, so the
+same content always has the same key whatever the compression; an existing key is never written again,
+which deduplicates across tasks, runs and retries. Blobs are compressed (zstd) only when a sample shows
+it saves at least half the bytes. Every load re-hashes what it read: a blob changed on disk raises
+``CorruptBlobError`` and is never returned as data.
+
+Layout of a stored blob: ``b"HWB1"``, codec byte, buffer count (u32), then per buffer its raw and stored
+length (u64 each), then the stored buffers one after the other.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import blake3
+
+from headwater.datastore.storage import StorageBackend
+from headwater.exceptions import BlobNotFound, CorruptBlobError
+
+MAGIC = b"HWB1"
+CODEC_NONE, CODEC_ZSTD = 0, 1
+_HEAD = struct.Struct("<4sBI")
+_SIZES = struct.Struct("<QQ")
+
+#: Blobs smaller than this are never compressed: the saving cannot pay for the work.
+MIN_COMPRESS_SIZE = 4096
+#: Compress when a sample shrinks to this fraction of its size or less.
+COMPRESS_RATIO = 0.5
+_SAMPLE = 128 * 1024
+
+
+class BlobRef(NamedTuple):
+    """A stored blob: its key and the total raw size of its buffers."""
+
+    key: str
+    size: int
+
+
+def _views(buffers: Sequence[Any]) -> list[memoryview]:
+    return [memoryview(b).cast("B") if not isinstance(b, memoryview) or b.format != "B" else b for b in buffers]
+
+
+def blob_key(buffers: Sequence[Any]) -> str:
+    """The key of a blob made of ``buffers`` (hashing uses every core for large inputs)."""
+    views = _views(buffers)
+    hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+    hasher.update(struct.pack(f"<I{len(views)}Q", len(views), *(v.nbytes for v in views)))
+    for view in views:
+        hasher.update(view)
+    return hasher.hexdigest()
+
+
+def _zstd() -> Any:
+    import zstandard  # imported on first use: most runs never compress
+
+    return zstandard
+
+
+def _worth_compressing(views: list[memoryview]) -> bool:
+    total = sum(v.nbytes for v in views)
+    if total < MIN_COMPRESS_SIZE:
+        return False
+    largest = max(views, key=lambda v: v.nbytes)
+    middle = largest.nbytes // 2
+    sample = bytes(largest[: _SAMPLE // 2]) + bytes(largest[middle : middle + _SAMPLE // 2])
+    compressed = _zstd().ZstdCompressor(level=1).compress(sample)
+    return len(compressed) <= COMPRESS_RATIO * len(sample)
+
+
+class ContentAddressedStore:
+    """Blobs of one flow under ``<prefix>/<key[:2]>/<key>`` in a storage backend."""
+
+    def __init__(self, storage: StorageBackend, prefix: str) -> None:
+        self.storage = storage
+        self.prefix = prefix
+
+    def path(self, key: str) -> str:
+        return f"{self.prefix}/{key[:2]}/{key}"
+
+    def exists(self, key: str) -> bool:
+        return self.storage.exists(self.path(key))
+
+    def save(self, buffers: Sequence[Any], key: str | None = None) -> BlobRef:
+        """Store ``buffers`` as one blob (unless its key is already stored) and return its reference."""
+        views = _views(buffers)
+        key = key or blob_key(views)
+        size = sum(v.nbytes for v in views)
+        path = self.path(key)
+        if self.storage.exists(path):
+            return BlobRef(key, size)
+        codec = CODEC_ZSTD if _worth_compressing(views) else CODEC_NONE
+        if codec == CODEC_ZSTD:
+            zstandard = _zstd()
+            stored: list[Any] = []
+            for view in views:
+                threads = -1 if view.nbytes > 8 * 1024 * 1024 else 0
+                stored.append(zstandard.ZstdCompressor(level=1, threads=threads).compress(view))
+        else:
+            stored = list(views)
+        header = bytearray(_HEAD.pack(MAGIC, codec, len(views)))
+        for view, chunk in zip(views, stored):
+            header += _SIZES.pack(view.nbytes, memoryview(chunk).nbytes)
+        self.storage.put(path, [header, *stored], overwrite=False)
+        return BlobRef(key, size)
+
+    def load(self, key: str, writable: bool = True) -> list[Any]:
+        """The buffers of blob ``key``, verified against the key.
+
+        ``writable=True`` returns ``bytearray`` buffers (numpy arrays unpickled on them stay writable);
+        otherwise ``bytes``.
+        """
+        path = self.path(key)
+        try:
+            stream = self.storage.open(path)
+        except FileNotFoundError:
+            raise BlobNotFound(
+                f"Blob {key} is missing from {self.storage.uri(path)}.",
+                "The datastore was cleaned or moved; re-run the step that produced it.",
+            ) from None
+        with stream:
+            buffers = self._read(stream, key, path, writable)
+        if blob_key(buffers) != key:
+            raise self._corrupt(key, path, "its content does not match its key")
+        return buffers
+
+    def _read(self, stream: Any, key: str, path: str, writable: bool) -> list[Any]:
+        head = stream.read(_HEAD.size)
+        if len(head) != _HEAD.size:
+            raise self._corrupt(key, path, "it is truncated")
+        magic, codec, count = _HEAD.unpack(head)
+        if magic != MAGIC or codec not in (CODEC_NONE, CODEC_ZSTD) or count > 1 << 20:
+            raise self._corrupt(key, path, "its header is not a Headwater blob header")
+        sizes_raw = stream.read(_SIZES.size * count)
+        if len(sizes_raw) != _SIZES.size * count:
+            raise self._corrupt(key, path, "it is truncated")
+        sizes = [_SIZES.unpack_from(sizes_raw, i * _SIZES.size) for i in range(count)]
+        buffers: list[Any] = []
+        for raw_size, stored_size in sizes:
+            if codec == CODEC_NONE:
+                chunk = _read_exact(stream, raw_size, writable)
+                if chunk is None:
+                    raise self._corrupt(key, path, "it is truncated")
+                buffers.append(chunk)
+                continue
+            data = _read_exact(stream, stored_size, False)
+            if data is None:
+                raise self._corrupt(key, path, "it is truncated")
+            try:
+                raw = _zstd().ZstdDecompressor().decompress(data, max_output_size=raw_size)
+            except Exception:
+                raise self._corrupt(key, path, "it cannot be decompressed") from None
+            if len(raw) != raw_size:
+                raise self._corrupt(key, path, "it decompresses to the wrong size")
+            buffers.append(bytearray(raw) if writable else raw)
+        if stream.read(1):
+            raise self._corrupt(key, path, "it has trailing bytes")
+        return buffers
+
+    def _corrupt(self, key: str, path: str, why: str) -> CorruptBlobError:
+        return CorruptBlobError(
+            f"Blob {key} at {self.storage.uri(path)} is corrupted: {why}.",
+            "It was changed after it was written. Delete it and re-run the step that produced it.",
+        )
+
+
+def _read_exact(stream: Any, size: int, writable: bool) -> Any:
+    """Exactly ``size`` bytes from ``stream`` as bytearray (writable) or bytes; None when it ends early."""
+    if not writable:
+        data = stream.read(size)
+        return data if len(data) == size else None
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    filled = 0
+    while filled < size:
+        n = stream.readinto(view[filled:])
+        if not n:
+            return None
+        filled += n
+    return buffer

@@ -1,0 +1,93 @@
+"""The ``local`` storage backend: a directory on this machine, written by temp file and rename.
+
+The default root is the nearest ``.headwater`` directory above the flow's file, or a new one next to it.
+Writes never fsync: atomic renames protect readers from a crashed or killed writer, which is the failure
+a workflow runtime meets; durability across a power loss is the file system's business.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import IO
+
+from headwater.config import HEADWATER_DIR, find_upwards
+from headwater.datastore.storage import Chunks, StorageBackend
+
+
+class LocalStorage(StorageBackend):
+    """A datastore in a local directory."""
+
+    name = "local"
+
+    def __init__(self, root: str) -> None:
+        super().__init__(os.path.abspath(root))
+        self._made: set[str] = set()
+
+    @classmethod
+    def default_root(cls, flow_file: str | None) -> str:
+        start = os.path.dirname(os.path.abspath(flow_file)) if flow_file else os.getcwd()
+        return find_upwards(start) or os.path.join(start, HEADWATER_DIR)
+
+    def _full(self, path: str) -> str:
+        return os.path.join(self.root, path) if path else self.root
+
+    def _makedirs(self, directory: str) -> None:
+        if directory not in self._made:
+            os.makedirs(directory, exist_ok=True)
+            self._made.add(directory)
+
+    def put(self, path: str, chunks: Chunks, overwrite: bool = True) -> bool:
+        full = self._full(path)
+        directory = os.path.dirname(full)
+        self._makedirs(directory)
+        tmp = os.path.join(directory, f".tmp-{uuid.uuid4().hex}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                for chunk in chunks:
+                    view = memoryview(chunk).cast("B")
+                    while view:
+                        written = os.write(fd, view)
+                        view = view[written:]
+            finally:
+                os.close(fd)
+            if overwrite:
+                os.replace(tmp, full)
+                return True
+            try:
+                os.link(tmp, full)
+            except FileExistsError:
+                return False
+            finally:
+                os.unlink(tmp)
+            return True
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def open(self, path: str) -> IO[bytes]:
+        return open(self._full(path), "rb")
+
+    def get(self, path: str) -> bytes:
+        with open(self._full(path), "rb") as f:
+            return f.read()
+
+    def exists(self, path: str) -> bool:
+        return os.path.exists(self._full(path))
+
+    def list(self, prefix: str) -> list[str]:
+        try:
+            return [name for name in os.listdir(self._full(prefix)) if not name.startswith(".tmp-")]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def delete(self, path: str) -> None:
+        try:
+            os.unlink(self._full(path))
+        except FileNotFoundError:
+            pass
+
+    def uri(self, path: str = "") -> str:
+        return self._full(path)

@@ -1,0 +1,289 @@
+"""The plugin manager: built-ins and installed plugins, registered through one call, loaded lazily.
+
+The core's built-ins (``DEFAULT_PLUGINS``) and the modules found under the entry-point group ``headwater``
+are registered the same way, by ``_register``. Nothing here runs at ``import headwater``: the manager is
+created on first use. A plugin that fails to import gives one warning naming it, and the rest keep
+working. Switches, read from the environment:
+
+- ``HEADWATER_LOAD_PLUGINS``: an allow-list of entry-point names (set it empty to load none);
+- ``HEADWATER_DISABLE_PLUGINS``: a block-list of entry-point or built-in names;
+- ``HEADWATER_TRACE_PLUGINS=1``: print every hook call and its result to stderr.
+
+The registries that plugins feed through ``register_*`` hooks (decorators, storage backends,
+serializers, environments) are built here too, once per process.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from headwater import hookspecs
+from headwater.exceptions import PluginError
+
+if TYPE_CHECKING:
+    from headwater.datastore.serializers import Serializer
+    from headwater.datastore.storage import StorageBackend
+    from headwater.decorators import FlowDecorator, StepDecorator
+    from headwater.environments import Environment
+
+ENTRY_POINT_GROUP = "headwater"
+
+#: The core's own plugins, registered exactly like third-party ones (built-in name -> module).
+DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
+    ("local-storage", "headwater.builtins.local_storage"),
+    ("serializers", "headwater.builtins.serializers"),
+    ("local-environment", "headwater.builtins.local_environment"),
+    ("step-body", "headwater.builtins.step_body"),
+    ("retry", "headwater.builtins.retry"),
+    ("catch", "headwater.builtins.catch"),
+    ("timeout", "headwater.builtins.timeout"),
+    ("resources", "headwater.builtins.resources"),
+    ("environment", "headwater.builtins.environment_vars"),
+    ("commands", "headwater.builtins.commands"),
+)
+
+
+@dataclass
+class PluginInfo:
+    """What ``headwater plugins`` shows about one registered plugin."""
+
+    name: str
+    module: str
+    builtin: bool
+    distribution: str | None = None
+    version: str | None = None
+    hooks: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _State:
+    pm: pluggy.PluginManager
+    infos: dict[str, PluginInfo] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    entry_points_loaded: bool = False
+
+
+_state: _State | None = None
+
+
+def _env_list(name: str) -> set[str] | None:
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    return {part.strip() for part in value.split(",") if part.strip()}
+
+
+def _warn(message: str) -> None:
+    sys.stderr.write(f"headwater: warning: {message}\n")
+
+
+def _hook_names(pm: pluggy.PluginManager, plugin: object) -> list[str]:
+    return sorted(caller.name for caller in (pm.get_hookcallers(plugin) or []))
+
+
+def _register(
+    state: _State, plugin: object, name: str, module: str, builtin: bool, dist: Any = None
+) -> None:
+    """Register one plugin object, built-in or from an entry point; the single path for both."""
+    pm = state.pm
+    unknown = [
+        attr
+        for attr in dir(plugin)
+        if getattr(getattr(plugin, attr, None), hookspecs.PROJECT + "_impl", None) is not None
+        and not hasattr(pm.hook, attr)
+    ]
+    if unknown:
+        _warn(f"plugin {name!r} implements unknown hook(s) {', '.join(unknown)}; they are never called.")
+    pm.register(plugin, name=name)
+    info = PluginInfo(name=name, module=module, builtin=builtin, hooks=_hook_names(pm, plugin))
+    if builtin:
+        from headwater._version import __version__
+
+        info.distribution, info.version = "headwater", __version__
+    elif dist is not None:
+        info.distribution = dist.metadata["name"]
+        info.version = dist.version
+    state.infos[name] = info
+
+
+def _load_builtins(state: _State) -> None:
+    blocked = _env_list("HEADWATER_DISABLE_PLUGINS") or set()
+    for name, module in DEFAULT_PLUGINS:
+        if name in blocked:
+            continue
+        _register(state, importlib.import_module(module), name, module, builtin=True)
+
+
+def _load_entry_points(state: _State) -> None:
+    """Import every module of the ``headwater`` entry-point group, isolating failures."""
+    state.entry_points_loaded = True
+    allowed = _env_list("HEADWATER_LOAD_PLUGINS")
+    blocked = _env_list("HEADWATER_DISABLE_PLUGINS") or set()
+    if allowed is not None and not allowed:
+        return
+    from importlib.metadata import distributions
+
+    seen: set[str] = set()
+    for dist in distributions():
+        for ep in dist.entry_points:
+            if ep.group != ENTRY_POINT_GROUP or ep.name in seen:
+                continue
+            seen.add(ep.name)
+            if ep.name in blocked or (allowed is not None and ep.name not in allowed):
+                continue
+            if state.pm.get_plugin(ep.name) is not None:
+                _warn(f"plugin {ep.name!r} from {dist.metadata['name']} clashes with a built-in; ignored.")
+                continue
+            try:
+                plugin = ep.load()
+                _register(state, plugin, ep.name, ep.value, builtin=False, dist=dist)
+            except Exception as e:  # a broken plugin must not break the others
+                reason = f"{type(e).__name__}: {e}"
+                state.failed[ep.name] = reason
+                _warn(
+                    f"plugin {ep.name!r} ({dist.metadata['name']} {dist.version}) failed to load and is "
+                    f"ignored: {reason}. Reinstall or fix it, or set HEADWATER_DISABLE_PLUGINS={ep.name}."
+                )
+
+
+def _trace_writer(message: str) -> None:
+    sys.stderr.write("headwater-trace: " + message)
+
+
+def _state_or_create() -> _State:
+    global _state
+    if _state is None:
+        pm = pluggy.PluginManager(hookspecs.PROJECT)
+        pm.add_hookspecs(hookspecs)
+        state = _State(pm=pm)
+        _load_builtins(state)
+        if os.environ.get("HEADWATER_TRACE_PLUGINS", "") not in ("", "0"):
+            pm.trace.root.setwriter(_trace_writer)
+            pm.enable_tracing()
+        _state = state
+    return _state
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """The process-wide plugin manager, with built-ins and installed plugins registered."""
+    state = _state_or_create()
+    if not state.entry_points_loaded:
+        _load_entry_points(state)
+    return state.pm
+
+
+def hook() -> Any:
+    """Shortcut for ``get_plugin_manager().hook``."""
+    return get_plugin_manager().hook
+
+
+def plugin_infos() -> tuple[list[PluginInfo], dict[str, str]]:
+    """Registered plugins (built-ins first) and the ones that failed to load, with the reason."""
+    state = _state_or_create()
+    get_plugin_manager()
+    infos = sorted(state.infos.values(), key=lambda i: (not i.builtin, i.name))
+    return infos, dict(state.failed)
+
+
+def register_plugin(plugin: object, name: str | None = None) -> str:
+    """Register a plugin object at run time (tests, notebooks); returns its name."""
+    state = _state_or_create()
+    get_plugin_manager()
+    plugin_name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+    _register(state, plugin, plugin_name, getattr(plugin, "__module__", "?"), builtin=False)
+    _registries.clear()
+    return plugin_name
+
+
+def unregister_plugin(name: str) -> None:
+    state = _state_or_create()
+    state.pm.unregister(name=name)
+    state.infos.pop(name, None)
+    _registries.clear()
+
+
+def reset() -> None:
+    """Forget every plugin and registry (tests)."""
+    global _state
+    _state = None
+    _registries.clear()
+
+
+# --------------------------------------------------------------------------------------------------------
+# Registries fed by register_* hooks
+# --------------------------------------------------------------------------------------------------------
+
+_registries: dict[str, Any] = {}
+
+
+def _collect(hook_name: str, key: str, adder: Callable[[dict[str, Any]], Callable[..., None]]) -> Any:
+    if key not in _registries:
+        found: dict[str, Any] = {}
+        getattr(hook(), hook_name)(register=adder(found))
+        _registries[key] = found
+    return _registries[key]
+
+
+def step_decorators() -> dict[str, type[StepDecorator]]:
+    """Step decorator classes by name."""
+
+    def adder(found: dict[str, Any]) -> Callable[..., None]:
+        return lambda cls: found.__setitem__(cls.name, cls)
+
+    return _collect("register_step_decorators", "step_decorators", adder)  # type: ignore[no-any-return]
+
+
+def flow_decorators() -> dict[str, type[FlowDecorator]]:
+    """Flow decorator classes by name."""
+
+    def adder(found: dict[str, Any]) -> Callable[..., None]:
+        return lambda cls: found.__setitem__(cls.name, cls)
+
+    return _collect("register_flow_decorators", "flow_decorators", adder)  # type: ignore[no-any-return]
+
+
+def storage_backends() -> dict[str, type[StorageBackend]]:
+    """Storage backend classes by ``--datastore`` name."""
+
+    def adder(found: dict[str, Any]) -> Callable[..., None]:
+        return lambda name, cls: found.__setitem__(name, cls)
+
+    return _collect("register_storage_backends", "storage", adder)  # type: ignore[no-any-return]
+
+
+def environments() -> dict[str, type[Environment]]:
+    """Environment classes by ``--environment`` name."""
+
+    def adder(found: dict[str, Any]) -> Callable[..., None]:
+        return lambda name, cls: found.__setitem__(name, cls)
+
+    return _collect("register_environments", "environments", adder)  # type: ignore[no-any-return]
+
+
+def serializers() -> list[Serializer]:
+    """Serializers, highest priority first (pickle last)."""
+    if "serializers" not in _registries:
+        found: list[Serializer] = []
+        hook().register_serializers(register=found.append)
+        _registries["serializers"] = sorted(found, key=lambda s: -s.priority)
+    return _registries["serializers"]  # type: ignore[no-any-return]
+
+
+def lookup(kind: str, name: str, registry: dict[str, Any]) -> Any:
+    """``registry[name]``, or a PluginError that lists the known names."""
+    try:
+        return registry[name]
+    except KeyError:
+        known = ", ".join(sorted(registry)) or "none"
+        raise PluginError(
+            f"Unknown {kind} {name!r}.",
+            f"Known {kind}s: {known}. A plugin that provides {name!r} may not be installed "
+            "(`headwater plugins` lists what is).",
+        ) from None

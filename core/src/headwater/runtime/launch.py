@@ -1,0 +1,233 @@
+"""Starting task attempts as processes, and collecting their output and exit status.
+
+A command that keeps this interpreter and flow file runs in a child *forked* from the scheduling process,
+which has already imported Headwater, the flow and the flow's own imports: the child parses the same
+command line the flow CLI would and runs it, so it does exactly what ``python flow.py step ...`` does,
+in milliseconds. Any other command (another interpreter, a wrapper) is started as a new process. Each
+task gets its own process group, so Ctrl-C reaches only the scheduler, which then stops the tasks itself,
+and on Linux each forked task dies with the scheduler if the scheduler is killed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from headwater.exceptions import TaskInterrupted
+
+if TYPE_CHECKING:
+    from headwater.runtime.context import TaskAttempt, TaskCommand
+
+#: Runs the flow CLI in-process with the given arguments; returns the exit status.
+CliRunner = Callable[[list[str]], int]
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to send SIGTERM to this process when the scheduler dies (no-op elsewhere)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except Exception:
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(143)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise TaskInterrupted(f"stopped by signal {signum}")
+
+
+def _reset_child_state() -> None:
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
+        except (AttributeError, ValueError):
+            pass
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:  # a fresh interpreter would have fresh global random state
+        try:
+            numpy.random.seed()
+        except Exception:
+            pass
+
+
+class Worker:
+    """A running attempt: its process, its output pipes and what it printed."""
+
+    def __init__(self, attempt: TaskAttempt, pid: int, out_fd: int, err_fd: int, popen: subprocess.Popen[bytes] | None) -> None:
+        self.attempt = attempt
+        self.pid = pid
+        self.fds = {"stdout": out_fd, "stderr": err_fd}
+        self.popen = popen
+        self.started = time.time()
+        self.returncode: int | None = None
+        self.kill_reason: str | None = None
+        self.kill_sent: float | None = None
+        self.pidfd: int | None = None
+        self.partial = {"stdout": b"", "stderr": b""}
+        self.logs: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
+        self.log_sizes = {"stdout": 0, "stderr": 0}
+        self.log_dropped = {"stdout": 0, "stderr": 0}
+        for fd in (out_fd, err_fd):
+            os.set_blocking(fd, False)
+        if hasattr(os, "pidfd_open"):
+            try:
+                self.pidfd = os.pidfd_open(pid)
+            except OSError:
+                self.pidfd = None
+
+    @property
+    def prefix(self) -> str:
+        a = self.attempt
+        return f"{a.step.name}/{a.task_id}" + (f"#{a.attempt}" if a.attempt else "")
+
+    def poll(self) -> int | None:
+        """The exit status once the process has ended (negative: killed by that signal), else None."""
+        if self.returncode is not None:
+            return self.returncode
+        if self.popen is not None:
+            self.returncode = self.popen.poll()
+            return self.returncode
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            self.returncode = -1
+            return self.returncode
+        if pid == 0:
+            return None
+        self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def keep(self, stream: str, data: bytes, limit: int) -> None:
+        """Store output for the attempt's log, keeping the last ``limit`` bytes."""
+        self.logs[stream].append(data)
+        self.log_sizes[stream] += len(data)
+        chunks = self.logs[stream]
+        while self.log_sizes[stream] > limit and len(chunks) > 1:
+            dropped = chunks.pop(0)
+            self.log_sizes[stream] -= len(dropped)
+            self.log_dropped[stream] += len(dropped)
+
+    def log_bytes(self, stream: str) -> bytes:
+        data = b"".join(self.logs[stream])
+        if self.log_dropped[stream]:
+            data = f"[... {self.log_dropped[stream]} earlier bytes not kept ...]\n".encode() + data
+        return data
+
+    def signal(self, sig: int) -> None:
+        try:
+            os.killpg(self.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def close(self) -> None:
+        for fd in list(self.fds.values()):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.fds.clear()
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
+
+
+def launch(
+    attempt: TaskAttempt,
+    command: TaskCommand,
+    flow_file: str,
+    run_cli: CliRunner,
+    close_in_child: Callable[[], list[int]],
+) -> Worker:
+    """Start the attempt's process: forked when possible, spawned otherwise."""
+    if command.runs_in_this_interpreter(flow_file) and hasattr(os, "fork"):
+        return _fork(attempt, command, run_cli, close_in_child())
+    return _spawn(attempt, command)
+
+
+def _fork(attempt: TaskAttempt, command: TaskCommand, run_cli: CliRunner, inherited: list[int]) -> Worker:
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    parent = os.getpid()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the task's process
+        code = 1
+        try:
+            os.setpgid(0, 0)
+            _die_with_parent(parent)
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(devnull, 0)
+            os.dup2(out_w, 1)
+            os.dup2(err_w, 2)
+            os.close(devnull)
+            for fd in (out_r, out_w, err_r, err_w, *inherited):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            _reset_child_state()
+            os.environ.update(command.env)
+            code = run_cli(command.args())
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        except TaskInterrupted:
+            code = 143
+        except KeyboardInterrupt:
+            code = 130
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                if "logging" in sys.modules:
+                    sys.modules["logging"].shutdown()
+            finally:
+                os._exit(code)
+    try:
+        os.setpgid(pid, pid)  # also here, so signalling the group works before the child has run
+    except OSError:
+        pass
+    os.close(out_w)
+    os.close(err_w)
+    return Worker(attempt, pid, out_r, err_r, None)
+
+
+def _spawn(attempt: TaskAttempt, command: TaskCommand) -> Worker:
+    env = {**os.environ, **command.env, "PYTHONUNBUFFERED": "1"}
+    popen = subprocess.Popen(
+        command.argv(),
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        close_fds=True,
+    )
+    assert popen.stdout is not None and popen.stderr is not None
+    out_fd, err_fd = os.dup(popen.stdout.fileno()), os.dup(popen.stderr.fileno())
+    popen.stdout.close()
+    popen.stderr.close()
+    return Worker(attempt, popen.pid, out_fd, err_fd, popen)
