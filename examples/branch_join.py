@@ -1,6 +1,6 @@
 """Branches that run in parallel and meet at a join.
 
-    python examples/branch_join.py run
+python examples/branch_join.py run
 """
 
 from headwater import FlowSpec, step

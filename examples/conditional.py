@@ -1,6 +1,6 @@
 """Conditional steps: pick one branch at run time, and loop a step until it is done.
 
-    python examples/conditional.py run --threshold 3
+python examples/conditional.py run --threshold 3
 """
 
 from headwater import FlowSpec, Parameter, step

@@ -1,6 +1,6 @@
 """A foreach inside a foreach: one task per (country, year), joined twice.
 
-    python examples/foreach_nested.py run
+python examples/foreach_nested.py run
 """
 
 from headwater import FlowSpec, step

@@ -1,6 +1,6 @@
 """The smallest flow: two steps and an artifact.
 
-    python examples/hello.py run
+python examples/hello.py run
 """
 
 from headwater import FlowSpec, step

@@ -1,6 +1,6 @@
 """Parameters become options of `run`; they are checked before any task starts.
 
-    python examples/parameters.py run --alpha 0.5 --labels a,b --config '{"depth": 3}'
+python examples/parameters.py run --alpha 0.5 --labels a,b --config '{"depth": 3}'
 """
 
 from headwater import FlowSpec, IncludeFile, JSONType, Parameter, current, step

@@ -24,9 +24,7 @@ if TYPE_CHECKING:
 
 SUFFIXES = (".py",)
 MAX_FILES = 5000
-SKIP_DIRS = frozenset(
-    {"__pycache__", "node_modules", "venv", "env", "site-packages", "build", "dist", "htmlcov"}
-)
+SKIP_DIRS = frozenset({"__pycache__", "node_modules", "venv", "env", "site-packages", "build", "dist", "htmlcov"})
 #: 2000-01-01T00:00:00Z, the modification time of every member.
 FIXED_MTIME = 946684800
 _CACHE_ENTRIES = 20
@@ -56,7 +54,9 @@ def collect(flow_file: str) -> list[tuple[str, str]]:
         files[os.path.relpath(path, root).replace(os.sep, "/")] = path
         if len(files) >= MAX_FILES:
             break
-    hook().add_to_code_package(flow_file=os.path.abspath(flow_file), add=lambda arc, local: files.__setitem__(arc, local))
+    hook().add_to_code_package(
+        flow_file=os.path.abspath(flow_file), add=lambda arc, local: files.__setitem__(arc, local)
+    )
     return sorted(files.items())
 
 
@@ -75,18 +75,20 @@ def build(files: list[tuple[str, str]]) -> bytes:
     import tarfile
 
     raw = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
-        with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            for arcname, path in files:
-                with open(path, "rb") as f:
-                    data = f.read()
-                info = tarfile.TarInfo(arcname)
-                info.size = len(data)
-                info.mtime = FIXED_MTIME
-                info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                tar.addfile(info, io.BytesIO(data))
+    with (
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        for arcname, path in files:
+            with open(path, "rb") as f:
+                data = f.read()
+            info = tarfile.TarInfo(arcname)
+            info.size = len(data)
+            info.mtime = FIXED_MTIME
+            info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            tar.addfile(info, io.BytesIO(data))
     return raw.getvalue()
 
 

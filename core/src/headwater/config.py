@@ -39,9 +39,7 @@ def _read_json(path: str) -> dict[str, Any]:
     except FileNotFoundError:
         data = {}
     except (OSError, ValueError) as e:
-        raise ConfigError(
-            f"Configuration file {path} cannot be read: {e}", "Fix the JSON or remove the file."
-        ) from e
+        raise ConfigError(f"Configuration file {path} cannot be read: {e}", "Fix the JSON or remove the file.") from e
     if not isinstance(data, dict):
         raise ConfigError(f"Configuration file {path} must hold a JSON object.", "Fix or remove the file.")
     _file_cache[path] = data

@@ -193,7 +193,7 @@ def from_spec(spec: str, registry: dict[str, type[StepDecorator]]) -> StepDecora
 
     name, attributes = split_spec(spec)
     cls = lookup("step decorator", name, registry)
-    return cls(attributes, statically_defined=False)  # type: ignore[no-any-return]
+    return cls(attributes, statically_defined=False)
 
 
 def with_decorators(graph: FlowGraph, specs: list[str]) -> FlowGraph:

@@ -44,11 +44,9 @@ class GraphError(HeadwaterError):
 class LintProblem:
     """One lint finding: where it is, what is wrong, what to do."""
 
-    __slots__ = ("file", "line", "message", "hint", "rule")
+    __slots__ = ("file", "hint", "line", "message", "rule")
 
-    def __init__(
-        self, rule: str, message: str, hint: str, file: str | None = None, line: int | None = None
-    ) -> None:
+    def __init__(self, rule: str, message: str, hint: str, file: str | None = None, line: int | None = None) -> None:
         self.rule = rule
         self.message = message
         self.hint = hint

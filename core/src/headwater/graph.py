@@ -132,7 +132,7 @@ class FlowGraph:
         if cached is None:
             cached = cls(flow)
             flow._hw_graph = cached  # type: ignore[attr-defined]
-        return cached  # type: ignore[no-any-return]
+        return cached
 
     def __getitem__(self, name: str) -> StepNode:
         return self.nodes[name]
@@ -346,7 +346,7 @@ def _parse_next_call(node: StepNode, call: ast.Call, problems: list[LintProblem]
         else:
             node.condition = cond.value
         node.transition = SWITCH
-        for key_node, value in zip(call.args[0].keys, call.args[0].values):
+        for key_node, value in zip(call.args[0].keys, call.args[0].values, strict=True):
             target = _self_attr(value)
             if not isinstance(key_node, ast.Constant) or target is None:
                 bad(
@@ -359,7 +359,10 @@ def _parse_next_call(node: StepNode, call: ast.Call, problems: list[LintProblem]
                 node.out_funcs.append(target)
         return
     if "condition" in kwargs:
-        bad(f"Step `{node.name}`: condition= needs a dict of cases.", "Write self.next({'a': self.a, ...}, condition='attr').")
+        bad(
+            f"Step `{node.name}`: condition= needs a dict of cases.",
+            "Write self.next({'a': self.a, ...}, condition='attr').",
+        )
     targets = []
     for arg in call.args:
         target = _self_attr(arg)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from headwater.exceptions import LintProblem
     from headwater.flowspec import FlowSpec
     from headwater.graph import FlowGraph, StepNode
-    from headwater.runtime.context import RunContext, TaskPolicy, TaskAttempt, TaskCommand
+    from headwater.runtime.context import RunContext, TaskAttempt, TaskCommand, TaskPolicy
     from headwater.runtime.task import TaskContext
 
 PROJECT = "headwater"

@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 class InputView:
     """One input task of a join: its artifacts as attributes, plus ``input``, ``index`` and ``foreach_stack()``."""
 
-    def __init__(self, task: TaskContext, step: str, task_id: str, record: dict[str, Any], source: ArtifactSource) -> None:
+    def __init__(
+        self, task: TaskContext, step: str, task_id: str, record: dict[str, Any], source: ArtifactSource
+    ) -> None:
         self._hw_task = task
         self._hw_step = step
         self._hw_task_id = task_id
@@ -94,7 +96,9 @@ class Inputs:
             return matches[0]
         steps = sorted({v._hw_step for v in self._views})
         if not matches:
-            raise AttributeError(f"This join has no input from step `{step}`. Its inputs come from: {', '.join(steps)}.")
+            raise AttributeError(
+                f"This join has no input from step `{step}`. Its inputs come from: {', '.join(steps)}."
+            )
         raise AttributeError(
             f"This join has {len(matches)} inputs from step `{step}` (a foreach); use inputs[i] or iterate."
         )

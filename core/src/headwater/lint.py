@@ -18,9 +18,7 @@ if TYPE_CHECKING:
     from headwater.flowspec import FlowSpec
 
 #: Names a step or parameter may not take: they are methods and attributes of ``FlowSpec``.
-RESERVED_NAMES = frozenset(
-    {"next", "input", "index", "foreach_stack", "merge_artifacts", "name", "script_name", "cmd"}
-)
+RESERVED_NAMES = frozenset({"next", "input", "index", "foreach_stack", "merge_artifacts", "name", "script_name", "cmd"})
 
 
 def check(graph: FlowGraph) -> list[LintProblem]:
@@ -57,14 +55,13 @@ def check(graph: FlowGraph) -> list[LintProblem]:
             )
     for node in nodes.values():
         problems += _check_node(graph, node)
-    if problems:
-        return problems
-    problems += _check_reachability(graph)
-    problems += _check_cycles(graph)
-    if problems:
-        return problems
-    problems += _check_scopes(graph)
-    return problems
+    incomplete = any(p.rule in ("missing-next", "misplaced-next", "bad-next", "no-source") for p in graph.problems)
+    if "start" in nodes and not incomplete:  # with a transition unknown, reachability would mislead
+        problems += _check_reachability(graph)
+        problems += _check_cycles(graph)
+    if not problems:
+        problems += _check_scopes(graph)
+    return sorted(problems, key=lambda p: (p.file or "", p.line or 0))
 
 
 def _flowspec() -> type:
@@ -97,7 +94,9 @@ def _check_node(graph: FlowGraph, node: StepNode) -> list[LintProblem]:
         )
     if node.name == "start" and node.is_join:
         found.append(
-            LintProblem("join-signature", "The `start` step cannot be a join.", "Write `def start(self)`.", node.file, node.line)
+            LintProblem(
+                "join-signature", "The `start` step cannot be a join.", "Write `def start(self)`.", node.file, node.line
+            )
         )
     for target in node.out_funcs:
         if target not in graph.nodes:
@@ -113,7 +112,13 @@ def _check_node(graph: FlowGraph, node: StepNode) -> list[LintProblem]:
             )
         if target == "start":
             found.append(
-                LintProblem("start-in", f"Step `{node.name}` goes back to `start`.", "Nothing may lead to `start`.", node.file, node.next_line)
+                LintProblem(
+                    "start-in",
+                    f"Step `{node.name}` goes back to `start`.",
+                    "Nothing may lead to `start`.",
+                    node.file,
+                    node.next_line,
+                )
             )
     if node.transition == SWITCH and len(node.switch_cases) < 2 and node.condition:
         found.append(
@@ -154,10 +159,10 @@ def _check_cycles(graph: FlowGraph) -> list[LintProblem]:
         state[name] = 1
         node = graph.nodes[name]
         for child in node.out_funcs:
-            if child == name and node.transition == SWITCH:
+            if child not in graph.nodes or (child == name and node.transition == SWITCH):
                 continue
             if state.get(child) == 1:
-                loop = path[path.index(child):] + [child]
+                loop = path[path.index(child) :] + [child]
                 found.append(
                     LintProblem(
                         "cycle",

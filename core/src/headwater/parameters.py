@@ -23,9 +23,29 @@ if TYPE_CHECKING:
 #: Names that clash with options of ``run``/``resume`` (with ``-`` or ``_``).
 RESERVED_PARAMETER_NAMES = frozenset(
     {
-        "params", "with", "tag", "tags", "namespace", "obj", "decospecs", "run-id-file", "max-num-splits",
-        "max-workers", "max-log-size", "user-namespace", "run-id", "task-id", "runner-attribute-file",
-        "origin-run-id", "quiet", "debug", "datastore", "datastore-root", "environment", "help", "json",
+        "params",
+        "with",
+        "tag",
+        "tags",
+        "namespace",
+        "obj",
+        "decospecs",
+        "run-id-file",
+        "max-num-splits",
+        "max-workers",
+        "max-log-size",
+        "user-namespace",
+        "run-id",
+        "task-id",
+        "runner-attribute-file",
+        "origin-run-id",
+        "quiet",
+        "debug",
+        "datastore",
+        "datastore-root",
+        "environment",
+        "help",
+        "json",
     }
 )
 
@@ -98,7 +118,10 @@ class Parameter:
             name = str(name)
         if name in RESERVED_PARAMETER_NAMES or name.replace("_", "-") in RESERVED_PARAMETER_NAMES:
             self.problems.append(
-                (f"Parameter name {name!r} is reserved: it is an option of `run`.", "Choose another name for the parameter.")
+                (
+                    f"Parameter name {name!r} is reserved: it is an option of `run`.",
+                    "Choose another name for the parameter.",
+                )
             )
         unknown = set(kwargs) - {"hidden"}
         if unknown:

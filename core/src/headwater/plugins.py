@@ -88,9 +88,7 @@ def _hook_names(pm: pluggy.PluginManager, plugin: object) -> list[str]:
     return sorted(caller.name for caller in (pm.get_hookcallers(plugin) or []))
 
 
-def _register(
-    state: _State, plugin: object, name: str, module: str, builtin: bool, dist: Any = None
-) -> None:
+def _register(state: _State, plugin: object, name: str, module: str, builtin: bool, dist: Any = None) -> None:
     """Register one plugin object, built-in or from an entry point; the single path for both."""
     pm = state.pm
     unknown = [
@@ -237,7 +235,7 @@ def step_decorators() -> dict[str, type[StepDecorator]]:
     def adder(found: dict[str, Any]) -> Callable[..., None]:
         return lambda cls: found.__setitem__(cls.name, cls)
 
-    return _collect("register_step_decorators", "step_decorators", adder)  # type: ignore[no-any-return]
+    return _collect("register_step_decorators", "step_decorators", adder)
 
 
 def flow_decorators() -> dict[str, type[FlowDecorator]]:
@@ -246,7 +244,7 @@ def flow_decorators() -> dict[str, type[FlowDecorator]]:
     def adder(found: dict[str, Any]) -> Callable[..., None]:
         return lambda cls: found.__setitem__(cls.name, cls)
 
-    return _collect("register_flow_decorators", "flow_decorators", adder)  # type: ignore[no-any-return]
+    return _collect("register_flow_decorators", "flow_decorators", adder)
 
 
 def storage_backends() -> dict[str, type[StorageBackend]]:
@@ -255,7 +253,7 @@ def storage_backends() -> dict[str, type[StorageBackend]]:
     def adder(found: dict[str, Any]) -> Callable[..., None]:
         return lambda name, cls: found.__setitem__(name, cls)
 
-    return _collect("register_storage_backends", "storage", adder)  # type: ignore[no-any-return]
+    return _collect("register_storage_backends", "storage", adder)
 
 
 def environments() -> dict[str, type[Environment]]:
@@ -264,7 +262,7 @@ def environments() -> dict[str, type[Environment]]:
     def adder(found: dict[str, Any]) -> Callable[..., None]:
         return lambda name, cls: found.__setitem__(name, cls)
 
-    return _collect("register_environments", "environments", adder)  # type: ignore[no-any-return]
+    return _collect("register_environments", "environments", adder)
 
 
 def serializers() -> list[Serializer]:
@@ -273,7 +271,7 @@ def serializers() -> list[Serializer]:
         found: list[Serializer] = []
         hook().register_serializers(register=found.append)
         _registries["serializers"] = sorted(found, key=lambda s: -s.priority)
-    return _registries["serializers"]  # type: ignore[no-any-return]
+    return _registries["serializers"]
 
 
 def lookup(kind: str, name: str, registry: dict[str, Any]) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from headwater.decorators import StepDecorator, apply
 from headwater.exceptions import DecoratorError
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 class EnvironmentDecorator(StepDecorator):
     name = "environment"
-    defaults: dict[str, Any] = {"vars": {}}
+    defaults: ClassVar[dict[str, Any]] = {"vars": {}}
 
     def validate(self) -> None:
         variables = self.attributes["vars"]

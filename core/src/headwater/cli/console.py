@@ -32,8 +32,14 @@ def plugins(as_json: bool, hooks: bool) -> None:
     if as_json:
         data = {
             "plugins": [
-                {"name": i.name, "builtin": i.builtin, "module": i.module, "distribution": i.distribution,
-                 "version": i.version, "hooks": i.hooks}
+                {
+                    "name": i.name,
+                    "builtin": i.builtin,
+                    "module": i.module,
+                    "distribution": i.distribution,
+                    "version": i.version,
+                    "hooks": i.hooks,
+                }
                 for i in infos
             ],
             "failed": failed,

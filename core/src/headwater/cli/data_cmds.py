@@ -17,7 +17,9 @@ def _tasks(state: Any, pathspec: str) -> Iterator[Any]:
 
     parts = pathspec.strip("/").split("/")
     if len(parts) not in (2, 3):
-        raise NotFoundError(f"{pathspec!r} is not RUN_ID/STEP or RUN_ID/STEP/TASK_ID.", "Example: 1732770000123456/start")
+        raise NotFoundError(
+            f"{pathspec!r} is not RUN_ID/STEP or RUN_ID/STEP/TASK_ID.", "Example: 1732770000123456/start"
+        )
     run = Run._from(state.datastore(), state.name, parts[0])
     if parts[1] not in run:
         raise NotFoundError(f"Run {run.pathspec} has no step {parts[1]!r}.", f"Steps: {', '.join(s.id for s in run)}.")
@@ -123,7 +125,10 @@ def tag_remove(state: Any, run_id: str | None, tags: tuple[str, ...]) -> int:
     run = _run(state, run_id)
     missing = [t for t in tags if t not in run.user_tags]
     if missing:
-        raise NotFoundError(f"{run.pathspec} has no user tag {', '.join(map(repr, missing))}.", f"Its tags: {', '.join(run.user_tags) or 'none'}.")
+        raise NotFoundError(
+            f"{run.pathspec} has no user tag {', '.join(map(repr, missing))}.",
+            f"Its tags: {', '.join(run.user_tags) or 'none'}.",
+        )
     run.remove_tags(list(tags))
     click.echo(f"{run.pathspec}: {', '.join(run.user_tags) or '(no user tags)'}")
     return 0
@@ -137,7 +142,9 @@ def tag_remove(state: Any, run_id: str | None, tags: tuple[str, ...]) -> int:
 def tag_replace(state: Any, run_id: str | None, old: str, new: str) -> int:
     run = _run(state, run_id)
     if old not in run.user_tags:
-        raise NotFoundError(f"{run.pathspec} has no user tag {old!r}.", f"Its tags: {', '.join(run.user_tags) or 'none'}.")
+        raise NotFoundError(
+            f"{run.pathspec} has no user tag {old!r}.", f"Its tags: {', '.join(run.user_tags) or 'none'}."
+        )
     run.replace_tag(old, new)
     click.echo(f"{run.pathspec}: {', '.join(run.user_tags)}")
     return 0

@@ -83,9 +83,12 @@ class FlowCLIState:
         self.datastore()
         args = [
             "--quiet",
-            "--datastore", self.options["datastore"],
-            "--datastore-root", str(self.options["datastore_root"]),
-            "--environment", self.options["environment"],
+            "--datastore",
+            self.options["datastore"],
+            "--datastore-root",
+            str(self.options["datastore_root"]),
+            "--environment",
+            self.options["environment"],
         ]
         for spec in self.options.get("with") or ():
             args += ["--with", spec]
@@ -120,20 +123,44 @@ def build_cli(flow: type[FlowSpec]) -> click.Group:
         help=(flow.__doc__ or f"The {flow.__name__} flow.").strip().split("\n\n")[0],
         context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     )
-    @click.option("--datastore", default=lambda: config.get("datastore"), show_default="local",
-                  help="Where runs and artifacts are stored.")
-    @click.option("--datastore-root", default=lambda: config.get("datastore_root"),
-                  help="Root of the datastore (default: the nearest .headwater directory).")
-    @click.option("--environment", default=lambda: config.get("environment"), show_default="local",
-                  help="The environment tasks run in.")
-    @click.option("--with", "with_", multiple=True, metavar="DECORATOR[:key=value,...]",
-                  help="Add a step decorator to every step (repeatable).")
+    @click.option(
+        "--datastore",
+        default=lambda: config.get("datastore"),
+        show_default="local",
+        help="Where runs and artifacts are stored.",
+    )
+    @click.option(
+        "--datastore-root",
+        default=lambda: config.get("datastore_root"),
+        help="Root of the datastore (default: the nearest .headwater directory).",
+    )
+    @click.option(
+        "--environment",
+        default=lambda: config.get("environment"),
+        show_default="local",
+        help="The environment tasks run in.",
+    )
+    @click.option(
+        "--with",
+        "with_",
+        multiple=True,
+        metavar="DECORATOR[:key=value,...]",
+        help="Add a step decorator to every step (repeatable).",
+    )
     @click.option("--quiet", is_flag=True, help="Show only task output, errors and the final line.")
     @click.option("--debug", is_flag=True, help="Show Python tracebacks of Headwater's own errors.")
     @click.pass_context
-    def cli(ctx: click.Context, datastore: str, datastore_root: str | None, environment: str,
-            with_: tuple[str, ...], quiet: bool, debug: bool, **extra: Any) -> None:
-        options = {
+    def cli(
+        ctx: click.Context,
+        datastore: str,
+        datastore_root: str | None,
+        environment: str,
+        with_: tuple[str, ...],
+        quiet: bool,
+        debug: bool,
+        **extra: Any,
+    ) -> None:
+        options: dict[str, Any] = {
             "datastore": datastore,
             "datastore_root": datastore_root,
             "environment": environment,
@@ -142,7 +169,7 @@ def build_cli(flow: type[FlowSpec]) -> click.Group:
             "debug": debug,
             "plugin_options": {k: v for k, v in extra.items() if k in plugin_names},
         }
-        options.update(options["plugin_options"])
+        options.update({k: v for k, v in extra.items() if k in plugin_names})
         ctx.obj = FlowCLIState(flow, _flow_file(flow), options)
 
     cli.params.extend(plugin_options)

@@ -18,15 +18,24 @@ def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--tag", "tags", multiple=True, help="Add a tag to the run (repeatable)."),
         click.option(
-            "--max-workers", type=int, default=lambda: config.get_int("max_workers") or config.cpu_count(),
-            show_default="number of CPUs", help="Tasks run at the same time.",
+            "--max-workers",
+            type=int,
+            default=lambda: config.get_int("max_workers") or config.cpu_count(),
+            show_default="number of CPUs",
+            help="Tasks run at the same time.",
         ),
         click.option(
-            "--max-num-splits", type=int, default=lambda: config.get_int("max_num_splits"), show_default="100",
+            "--max-num-splits",
+            type=int,
+            default=lambda: config.get_int("max_num_splits"),
+            show_default="100",
             help="Largest foreach allowed (a guard against runaway splits).",
         ),
         click.option(
-            "--max-log-size", type=int, default=lambda: config.get_int("max_log_size_mb"), show_default="10",
+            "--max-log-size",
+            type=int,
+            default=lambda: config.get_int("max_log_size_mb"),
+            show_default="10",
             help="MB of output kept per task attempt and stream (the end is kept).",
         ),
         click.option("--run-id-file", type=click.Path(dir_okay=False), help="Write the run id to this file."),
@@ -37,7 +46,9 @@ def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _parameter_option(param: Any) -> click.Option:
-    kind = "JSON" if isinstance(param.type, JSONTypeClass) else ("PATH" if param.IS_FILE else param.type.__name__.upper())
+    kind = (
+        "JSON" if isinstance(param.type, JSONTypeClass) else ("PATH" if param.IS_FILE else param.type.__name__.upper())
+    )
     help_text = param.help or ""
     if param.required:
         help_text += " [required]"
@@ -52,11 +63,18 @@ def run_command(flow: type) -> click.Command:
     @click.command("run", help="Run the flow, every step and task, on this machine.")
     @_run_options
     @click.pass_obj
-    def run(state: Any, tags: tuple[str, ...], max_workers: int, max_num_splits: int, max_log_size: int,
-            run_id_file: str | None, **values: Any) -> int:
+    def run(
+        state: Any,
+        tags: tuple[str, ...],
+        max_workers: int,
+        max_num_splits: int,
+        max_log_size: int,
+        run_id_file: str | None,
+        **values: Any,
+    ) -> int:
         from headwater.runtime.run import execute_run
 
-        given = {name[len("param__"):]: value for name, value in values.items()}
+        given = {name[len("param__") :]: value for name, value in values.items()}
         return execute_run(state, given, list(tags), max_workers, max_num_splits, max_log_size, run_id_file)
 
     for param in reversed(params):
@@ -69,13 +87,22 @@ def run_command(flow: type) -> click.Command:
 @click.option("--origin-run-id", help="The run to resume (default: the latest run of this flow).")
 @_run_options
 @click.pass_obj
-def resume(state: Any, step: str | None, origin_run_id: str | None, tags: tuple[str, ...], max_workers: int,
-           max_num_splits: int, max_log_size: int, run_id_file: str | None) -> int:
+def resume(
+    state: Any,
+    step: str | None,
+    origin_run_id: str | None,
+    tags: tuple[str, ...],
+    max_workers: int,
+    max_num_splits: int,
+    max_log_size: int,
+    run_id_file: str | None,
+) -> int:
     """Re-run what failed (or STEP and everything after it), cloning every task that succeeded.
 
     Cloned tasks reuse the earlier run's artifacts without copying them; the plan is printed first.
     """
     from headwater.runtime.run import execute_run
 
-    return execute_run(state, {}, list(tags), max_workers, max_num_splits, max_log_size, run_id_file,
-                       resume=(origin_run_id, step))
+    return execute_run(
+        state, {}, list(tags), max_workers, max_num_splits, max_log_size, run_id_file, resume=(origin_run_id, step)
+    )

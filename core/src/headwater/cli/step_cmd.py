@@ -22,9 +22,19 @@ from headwater.exceptions import HeadwaterError
 @click.option("--tag", "tags", multiple=True)
 @click.option("--origin-run-id")
 @click.pass_obj
-def step(state: Any, step_name: str, run_id: str, task_id: str, input_paths: str, split_index: int | None,
-         retry_count: int, max_user_code_retries: int, max_num_splits: int, tags: tuple[str, ...],
-         origin_run_id: str | None) -> int:
+def step(
+    state: Any,
+    step_name: str,
+    run_id: str,
+    task_id: str,
+    input_paths: str,
+    split_index: int | None,
+    retry_count: int,
+    max_user_code_retries: int,
+    max_num_splits: int,
+    tags: tuple[str, ...],
+    origin_run_id: str | None,
+) -> int:
     """Run one task attempt: load inputs, run the step, store its artifacts, commit."""
     from headwater.runtime.context import decode_input_paths
     from headwater.runtime.task import TaskContext
@@ -34,9 +44,21 @@ def step(state: Any, step_name: str, run_id: str, task_id: str, input_paths: str
         raise HeadwaterError(f"{graph.name} has no step `{step_name}`.")
     user = config.username()
     task = TaskContext(
-        state.flow, graph, graph[step_name], state.datastore(), run_id, task_id, retry_count,
-        decode_input_paths(input_paths), split_index=split_index, max_user_code_retries=max_user_code_retries,
-        max_num_splits=max_num_splits, tags=list(tags), user=user, namespace=f"user:{user}",
-        origin_run_id=origin_run_id, options=state.options,
+        state.flow,
+        graph,
+        graph[step_name],
+        state.datastore(),
+        run_id,
+        task_id,
+        retry_count,
+        decode_input_paths(input_paths),
+        split_index=split_index,
+        max_user_code_retries=max_user_code_retries,
+        max_num_splits=max_num_splits,
+        tags=list(tags),
+        user=user,
+        namespace=f"user:{user}",
+        origin_run_id=origin_run_id,
+        options=state.options,
     )
     return 0 if task.run() else 1

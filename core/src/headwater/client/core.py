@@ -44,7 +44,7 @@ def namespace(ns: str | None) -> str | None:
 
 
 def get_namespace() -> str | None:
-    return default_namespace() if _namespace is _UNSET else _namespace  # type: ignore[no-any-return]
+    return default_namespace() if _namespace is _UNSET else _namespace
 
 
 def datastore_root() -> tuple[str, str]:
@@ -104,7 +104,7 @@ class _ClientObject:
         return f"{type(self).__name__}({self.pathspec!r})"
 
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.pathspec == other.pathspec  # type: ignore[attr-defined]
+        return type(self) is type(other) and self.pathspec == other.pathspec
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.pathspec))
@@ -282,7 +282,9 @@ class Run(_ClientObject):
         record = self._ds.latest_ok(self.id, "_parameters", "0") or {}
         names = record.get("parameters", [])
         where = f"{self.pathspec} parameters"
-        return {n: load(self._ds.cas, n, record["manifest"][n], where) for n in names if n in record.get("manifest", {})}
+        return {
+            n: load(self._ds.cas, n, record["manifest"][n], where) for n in names if n in record.get("manifest", {})
+        }
 
     def steps(self) -> Iterator[Step]:
         """Steps that ran, in the order of the graph."""
@@ -297,7 +299,9 @@ class Run(_ClientObject):
 
     def __getitem__(self, step: str) -> Step:
         if step not in self._ds.steps(self.id):
-            raise KeyError(f"Run {self.pathspec} has no step {step!r} (steps: {', '.join(s.id for s in self.steps())}).")
+            raise KeyError(
+                f"Run {self.pathspec} has no step {step!r} (steps: {', '.join(s.id for s in self.steps())})."
+            )
         return Step._from(self, step)
 
     def __contains__(self, step: str) -> bool:
@@ -494,7 +498,9 @@ class Task(_ClientObject):
         record = self._record or {}
         origin = record.get("origin")
         if origin:  # a cloned task shows the output of the task it was cloned from
-            data = self._ds.load_log(origin["run_id"], self.parent.id, origin["task_id"], origin.get("attempt", 0), stream)
+            data = self._ds.load_log(
+                origin["run_id"], self.parent.id, origin["task_id"], origin.get("attempt", 0), stream
+            )
         else:
             data = self._ds.load_log(*self._where, self.current_attempt, stream)
         return data.decode("utf-8", "replace")

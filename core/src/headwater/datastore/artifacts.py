@@ -23,8 +23,20 @@ Entry = dict[str, Any]
 Manifest = dict[str, Entry]
 
 _IMMUTABLE = (
-    str, bytes, int, float, complex, bool, type(None), range, decimal.Decimal, fractions.Fraction,
-    datetime.date, datetime.time, datetime.timedelta, datetime.timezone,
+    str,
+    bytes,
+    int,
+    float,
+    complex,
+    bool,
+    type(None),
+    range,
+    decimal.Decimal,
+    fractions.Fraction,
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    datetime.timezone,
 )
 
 
@@ -69,8 +81,7 @@ def serialize(name: str, value: Any, where: str) -> tuple[list[Any], Entry]:
             raise
         except Exception as e:
             raise SerializationError(
-                f"{where}: artifact `self.{name}` ({type_name(value)}) cannot be stored: "
-                f"{type(e).__name__}: {e}.",
+                f"{where}: artifact `self.{name}` ({type_name(value)}) cannot be stored: {type(e).__name__}: {e}.",
                 f"Artifacts must be serializable (picklable). Keep `{name}` in a local variable, "
                 f"or `del self.{name}` before the step ends.",
             ) from e

@@ -103,7 +103,7 @@ class ContentAddressedStore:
         else:
             stored = list(views)
         header = bytearray(_HEAD.pack(MAGIC, codec, len(views)))
-        for view, chunk in zip(views, stored):
+        for view, chunk in zip(views, stored, strict=True):
             header += _SIZES.pack(view.nbytes, memoryview(chunk).nbytes)
         self.storage.put(path, [header, *stored], overwrite=False)
         return BlobRef(key, size)

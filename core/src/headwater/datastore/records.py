@@ -61,7 +61,7 @@ class FlowDatastore:
 
     def _read(self, path: str) -> dict[str, Any] | None:
         try:
-            return json.loads(self.storage.get(path))  # type: ignore[no-any-return]
+            return json.loads(self.storage.get(path))
         except FileNotFoundError:
             return None
 

@@ -48,8 +48,7 @@ class StorageBackend(ABC):
             return f.read()
 
     @abstractmethod
-    def exists(self, path: str) -> bool:
-        ...
+    def exists(self, path: str) -> bool: ...
 
     @abstractmethod
     def list(self, prefix: str) -> list[str]:

@@ -101,8 +101,10 @@ class PlainDisplay:
     def step_done(self, progress: StepProgress, now: float) -> None:
         if self.quiet:
             return
-        count = progress.done + progress.cloned
+        count = progress.done + progress.cloned + progress.failed
         parts = [f"{count} task{'s' if count != 1 else ''}"]
+        if progress.failed:
+            parts.append(f"{progress.failed} failed")
         if progress.cloned:
             parts.append(f"{progress.cloned} cloned")
         if progress.retried:
@@ -164,9 +166,10 @@ class LiveDisplay(PlainDisplay):
     def step_done(self, progress: StepProgress, now: float) -> None:
         if self.quiet:
             return
-        count = progress.done + progress.cloned
+        count = progress.done + progress.cloned + progress.failed
         mark = "[red]✗[/red]" if progress.failed else "[green]✓[/green]"
-        extra = f", {progress.cloned} cloned" if progress.cloned else ""
+        extra = f", [red]{progress.failed} failed[/red]" if progress.failed else ""
+        extra += f", {progress.cloned} cloned" if progress.cloned else ""
         extra += f", {progress.retried} retried" if progress.retried else ""
         self.console.print(
             f"{mark} {progress.name}: {count} task{'s' if count != 1 else ''}{extra} "
@@ -177,7 +180,9 @@ class LiveDisplay(PlainDisplay):
     def _table(self, steps: list[StepProgress], now: float) -> Any:
         from rich.table import Table
 
-        table = Table(box=None, padding=(0, 2), title=f"{self.title}  {_fmt_seconds(now - self.started)}", title_justify="left")
+        table = Table(
+            box=None, padding=(0, 2), title=f"{self.title}  {_fmt_seconds(now - self.started)}", title_justify="left"
+        )
         for column in ("step", "running", "done", "failed", "retried", "elapsed"):
             table.add_column(column, justify="left" if column == "step" else "right")
         for progress in steps:

@@ -55,10 +55,12 @@ def _reset_child_state() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
-        except (AttributeError, ValueError):
-            pass
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(line_buffering=True)
+            except ValueError:
+                pass
     numpy = sys.modules.get("numpy")
     if numpy is not None:  # a fresh interpreter would have fresh global random state
         try:
@@ -70,7 +72,9 @@ def _reset_child_state() -> None:
 class Worker:
     """A running attempt: its process, its output pipes and what it printed."""
 
-    def __init__(self, attempt: TaskAttempt, pid: int, out_fd: int, err_fd: int, popen: subprocess.Popen[bytes] | None) -> None:
+    def __init__(
+        self, attempt: TaskAttempt, pid: int, out_fd: int, err_fd: int, popen: subprocess.Popen[bytes] | None
+    ) -> None:
         self.attempt = attempt
         self.pid = pid
         self.fds = {"stdout": out_fd, "stderr": err_fd}

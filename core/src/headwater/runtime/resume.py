@@ -35,7 +35,12 @@ class ClonePlan:
 
     def describe(self, graph: FlowGraph) -> list[str]:
         """Lines that say, per step, what is cloned and what runs again."""
-        cloned = [f"{step} ({n} task{'s' if n != 1 else ''})" for step, n in self.cloned_counts.items()]
+        counts = self.cloned_counts
+        cloned = [
+            f"{n.name} ({counts[n.name]} task{'s' if counts[n.name] != 1 else ''})"
+            for n in graph.topological()
+            if n.name in counts
+        ]
         lines = [f"  clone:  {', '.join(cloned) if cloned else 'nothing'}"]
         reruns = [f"{node.name} ({self.rerun[node.name]})" for node in graph.topological() if node.name in self.rerun]
         lines.append(f"  re-run: {', '.join(reruns) if reruns else 'nothing'}")
@@ -95,5 +100,7 @@ def plan(datastore: FlowDatastore, graph: FlowGraph, origin_run_id: str, resume_
         elif node.name in result.cloned_counts:
             continue
         else:
-            result.rerun[node.name] = "not run" if not any(r["_step"] == node.name for r in ok.values()) else "after a re-run step"
+            result.rerun[node.name] = (
+                "not run" if not any(r["_step"] == node.name for r in ok.values()) else "after a re-run step"
+            )
     return result

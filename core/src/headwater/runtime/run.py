@@ -164,10 +164,20 @@ def execute_run(
         else:
             store_parameters(datastore, run_id, flow, values)
         run = RunContext(
-            flow=flow, graph=graph, flow_file=state.flow_file, run_id=run_id, datastore=datastore,
-            environment=environment, options=state.options, parameters=values, user=user,
-            tags=sorted(set(tags)), system_tags=system_tags, code_package=code_key,
-            origin_run_id=origin_run_id, resume_step=resume_step,
+            flow=flow,
+            graph=graph,
+            flow_file=state.flow_file,
+            run_id=run_id,
+            datastore=datastore,
+            environment=environment,
+            options=state.options,
+            parameters=values,
+            user=user,
+            tags=sorted(set(tags)),
+            system_tags=system_tags,
+            code_package=code_key,
+            origin_run_id=origin_run_id,
+            resume_step=resume_step,
         )
         verb = "resuming" if plan else "starting"
         display.info(
@@ -213,8 +223,7 @@ def execute_run(
         sys.stderr.write(f"headwater: warning: an after_run hook failed: {type(e).__name__}: {e}\n")
     if not summary.succeeded:
         summary.hint = (
-            f"Fix the problem, then resume: python {os.path.basename(state.flow_file)} resume "
-            f"--origin-run-id {run_id}"
+            f"Fix the problem, then resume: python {os.path.basename(state.flow_file)} resume --origin-run-id {run_id}"
         )
     display.finish(summary)
     if summary.succeeded:

@@ -145,8 +145,14 @@ class Scheduler:
         cloned = sum(p.cloned for p in self.progress.values())
         succeeded = not interrupted and not self.failed and self.end_done
         return RunSummary(
-            self.run.flow_name, self.run.run_id, succeeded, time.time() - started, done + cloned, cloned,
-            list(self.failed), interrupted,
+            self.run.flow_name,
+            self.run.run_id,
+            succeeded,
+            time.time() - started,
+            done + cloned,
+            cloned,
+            list(self.failed),
+            interrupted,
         )
 
     def _catch_signals(self) -> Any:
@@ -449,7 +455,9 @@ class Scheduler:
                 iteration = int(record.get("iteration", 0)) + 1 if child == step else 0
                 self._enqueue(child, [path], None, (child, indices, iteration))
 
-    def _arrive(self, join: StepNode, parent: StepNode, path: str, stack: list[dict[str, Any]], indices: tuple[int, ...]) -> None:
+    def _arrive(
+        self, join: StepNode, parent: StepNode, path: str, stack: list[dict[str, Any]], indices: tuple[int, ...]
+    ) -> None:
         split = self.graph[join.matching_split or ""]
         if split.transition == FOREACH:
             group_key = (join.name, indices[:-1])
@@ -511,7 +519,9 @@ class Scheduler:
                 continue
             if worker.kill_sent is None:
                 limit = worker.attempt.policy.timeout_seconds
-                worker.kill_reason = f"the task was stopped by the runtime: still running {limit:g} s after it started (@timeout)"
+                worker.kill_reason = (
+                    f"the task was stopped by the runtime: still running {limit:g} s after it started (@timeout)"
+                )
                 worker.signal(signal.SIGTERM)
                 worker.kill_sent = now
                 self.deadlines[pid] = now + STOP_GRACE
@@ -542,4 +552,3 @@ class Scheduler:
                 killed = True
         for progress in self.progress.values():
             progress.queued = 0
-

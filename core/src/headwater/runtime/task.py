@@ -115,7 +115,13 @@ class TaskContext:
             if split is not None and split.transition == FOREACH:
                 records.sort(key=lambda r: r[2]["foreach_stack"][-1]["index"])
             views = [
-                InputView(self, step, task_id, record, ArtifactSource(cas, record["manifest"], f"{self.graph.name}/{self.run_id}/{step}/{task_id}"))
+                InputView(
+                    self,
+                    step,
+                    task_id,
+                    record,
+                    ArtifactSource(cas, record["manifest"], f"{self.graph.name}/{self.run_id}/{step}/{task_id}"),
+                )
                 for step, task_id, record in records
             ]
             self.inputs = Inputs(views)
@@ -190,7 +196,7 @@ class TaskContext:
                 f"Step `{self.node.name}` ({self.node.location}): self.next got {target!r}, which is not a step.",
                 "Pass steps as self.<step_name>.",
             )
-        return func.__name__  # type: ignore[no-any-return]
+        return func.__name__
 
     def _artifact_for(self, flow: FlowSpec, name: str, role: str) -> Any:
         try:
