@@ -18,9 +18,16 @@ from typing import Any
 
 
 def write_flow(directory: str | os.PathLike[str], source: str, filename: str = "flow.py") -> Path:
-    """Write ``source`` (dedented) to ``directory/filename`` and return its path."""
+    """Write ``source`` (dedented) to ``directory/filename`` and return its path.
+
+    When the source has no ``if __name__ == "__main__":`` block, one that starts the flow's CLI is added.
+    """
     path = Path(directory) / filename
-    path.write_text(textwrap.dedent(source).lstrip("\n"), encoding="utf-8")
+    text = textwrap.dedent(source).lstrip("\n")
+    path.write_text(text, encoding="utf-8")
+    name = _flow_class_name(path)
+    if name and "__main__" not in text:
+        path.write_text(f"{text.rstrip()}\n\n\nif __name__ == \"__main__\":\n    {name}()\n", encoding="utf-8")
     return path
 
 

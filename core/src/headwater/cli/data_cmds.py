@@ -44,19 +44,18 @@ def logs(state: Any, pathspec: str, which: str, attempt: int | None) -> int:
     """Show the output of the tasks at RUN_ID/STEP[/TASK_ID]."""
     from headwater.client.core import Task
 
-    tasks = list(_tasks(state, pathspec))
-    for task in tasks:
+    streams = ["stdout", "stderr"] if which == "both" else [which]
+    blocks = []
+    for task in _tasks(state, pathspec):
         if attempt is not None:
             task = Task._from(task.parent, task.id)
             task._attempt = attempt
-        streams = ["stdout", "stderr"] if which == "both" else [which]
-        for stream in streams:
-            text = getattr(task, stream)
-            if not text:
-                continue
-            if len(tasks) > 1 or len(streams) > 1:
-                click.echo(f"--- {task.parent.id}/{task.id} (attempt {task.current_attempt}) {stream} ---", err=False)
-            click.echo(text, nl=not text.endswith("\n"))
+        blocks += [(task, stream, getattr(task, stream)) for stream in streams]
+    blocks = [block for block in blocks if block[2]]
+    for task, stream, text in blocks:
+        if len(blocks) > 1:
+            click.echo(f"--- {task.parent.id}/{task.id} (attempt {task.current_attempt}) {stream} ---")
+        click.echo(text, nl=not text.endswith("\n"))
     return 0
 
 

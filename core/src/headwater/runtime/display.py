@@ -51,6 +51,7 @@ class RunSummary:
     tasks_failed: list[str] = field(default_factory=list)
     interrupted: bool = False
     hint: str | None = None
+    tasks_stopped: list[str] = field(default_factory=list)
 
 
 def _fmt_seconds(seconds: float) -> str:
@@ -70,10 +71,11 @@ def summary_line(summary: RunSummary) -> str:
     else:
         state = "succeeded" if summary.succeeded else "failed"
     line = f"Run {summary.flow_name}/{summary.run_id} {state}: {what} in {_fmt_seconds(summary.elapsed)}"
-    if summary.tasks_failed:
-        line += f"; failed: {', '.join(summary.tasks_failed[:5])}"
-        if len(summary.tasks_failed) > 5:
-            line += f" and {len(summary.tasks_failed) - 5} more"
+    for label, tasks in (("failed", summary.tasks_failed), ("stopped", summary.tasks_stopped)):
+        if tasks:
+            line += f"; {label}: {', '.join(tasks[:5])}"
+            if len(tasks) > 5:
+                line += f" and {len(tasks) - 5} more"
     return line + "."
 
 

@@ -95,6 +95,7 @@ class Scheduler:
         self.joins: dict[tuple[str, tuple[int, ...]], dict[int, str]] = {}
         self.cloned: set[str] = set()
         self.failed: list[str] = []
+        self.stopped: list[str] = []
         self.stopping = False
         self.end_done = False
         self.deadlines: dict[int, float] = {}
@@ -153,6 +154,7 @@ class Scheduler:
             cloned,
             list(self.failed),
             interrupted,
+            tasks_stopped=list(self.stopped),
         )
 
     def _catch_signals(self) -> Any:
@@ -416,6 +418,9 @@ class Scheduler:
                 self.queue.appendleft(retry)
             return
         progress.failed += 1
+        if self.interrupts:
+            self.stopped.append(attempt.pathspec)
+            return
         self.failed.append(attempt.pathspec)
         self.display.error(header + ":", info.get("report", ""))
         self._stop_launching()
@@ -534,6 +539,9 @@ class Scheduler:
         self.stopping = True
         self.queue.clear()
         self.delayed.clear()
+        if self.workers:
+            running = ", ".join(w.prefix for w in self.workers.values())
+            self.display.info(f"Interrupted: stopping {len(self.workers)} running task(s): {running}")
         for worker in self.workers.values():
             worker.kill_reason = f"the task was {reason}"
             worker.signal(signal.SIGTERM)

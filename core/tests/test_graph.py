@@ -1,0 +1,690 @@
+"""Tests of ``headwater.graph``: the flow's graph, parsed statically from the source of its steps.
+
+Flows whose shape is all that matters are defined at module level (this file is real source, which the
+parser reads). Tests about line numbers, files and inheritance across files write the flow into
+``tmp_path`` and import it, so the expected lines can be looked up in a small, known source.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import sys
+import textwrap
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from headwater import FlowSpec, catch, retry, step
+from headwater.graph import END, FOREACH, LINEAR, SPLIT, SWITCH, FlowGraph, StepNode, suggest
+
+# --------------------------------------------------------------------------------------------------------
+# Flows of every shape
+# --------------------------------------------------------------------------------------------------------
+
+
+class LinearFlow(FlowSpec):
+    """A flow in a straight line."""
+
+    @step
+    def start(self):
+        """Begin here."""
+        self.x = 1
+        self.next(self.middle)
+
+    @retry(times=2)
+    @catch(var="err")
+    @step
+    def middle(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class BranchFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.a, self.b)
+
+    @step
+    def a(self):
+        self.next(self.join)
+
+    @step
+    def b(self):
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class ForeachFlow(FlowSpec):
+    @step
+    def start(self):
+        self.items = [1, 2, 3]
+        self.next(self.body, foreach="items")
+
+    @step
+    def body(self):
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class SwitchFlow(FlowSpec):
+    @step
+    def start(self):
+        self.choice = "x"
+        self.next({"x": self.x, "y": self.y, "z": self.y}, condition="choice")
+
+    @step
+    def x(self):
+        self.next(self.end)
+
+    @step
+    def y(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class LoopFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.poll)
+
+    @step
+    def poll(self):
+        self.status = "done"
+        self.next({"again": self.poll, "done": self.end}, condition="status")
+
+    @step
+    def end(self):
+        pass
+
+
+class IntCaseFlow(FlowSpec):
+    @step
+    def start(self):
+        self.n = 1
+        self.next({1: self.one, 2: self.two}, condition="n")
+
+    @step
+    def one(self):
+        self.next(self.end)
+
+    @step
+    def two(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class OrphanFlow(FlowSpec):
+    """A valid line plus a step nothing points at."""
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def orphan(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class BaseFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.a)
+
+    @step
+    def a(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class ChildFlow(BaseFlow):
+    """Overrides `a` so that it goes through a new step `b`."""
+
+    @step
+    def a(self):
+        self.next(self.b)
+
+    @step
+    def b(self):
+        self.next(self.end)
+
+
+def names(nodes) -> list[str]:
+    return [n.name for n in nodes]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Flows written to files, for line numbers and files
+# --------------------------------------------------------------------------------------------------------
+
+_module_ids = itertools.count()
+
+
+@pytest.fixture
+def load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """``load(source)`` writes ``HEADER`` and the flow source to a new file, imports it, returns the module."""
+
+    def _load(source: str) -> ModuleType:
+        name = f"hw_test_graph_{next(_module_ids)}"
+        path = tmp_path / f"{name}.py"
+        path.write_text(HEADER + textwrap.dedent(source), encoding="utf-8")
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        monkeypatch.setitem(sys.modules, name, module)
+        spec.loader.exec_module(module)
+        return module
+
+    return _load
+
+
+def line(module: ModuleType, text: str) -> int:
+    """The 1-based line of the module's source that contains ``text`` (which must occur once)."""
+    lines = Path(module.__file__).read_text(encoding="utf-8").splitlines()
+    found = [i for i, source_line in enumerate(lines, 1) if text in source_line]
+    assert len(found) == 1, f"{text!r} occurs on lines {found}"
+    return found[0]
+
+
+HEADER = "from headwater import FlowSpec, step, retry\n"
+
+
+# --------------------------------------------------------------------------------------------------------
+# Transitions
+# --------------------------------------------------------------------------------------------------------
+
+
+def test_linear_flow_transitions_and_links():
+    graph = FlowGraph(LinearFlow)
+    assert names(graph) == ["start", "middle", "end"]
+    assert [n.transition for n in graph] == [LINEAR, LINEAR, END]
+    assert [n.type for n in graph] == ["start", "linear", "end"]
+    assert graph["start"].out_funcs == ["middle"]
+    assert graph["middle"].out_funcs == ["end"]
+    assert graph["end"].out_funcs == []
+    assert graph["start"].in_funcs == []
+    assert graph["middle"].in_funcs == ["start"]
+    assert graph["end"].in_funcs == ["middle"]
+    assert graph.problems == []
+
+
+def test_split_targets_and_join_detected_by_inputs_argument():
+    graph = FlowGraph(BranchFlow)
+    start, join = graph["start"], graph["join"]
+    assert start.transition == SPLIT
+    assert start.type == "split"
+    assert start.out_funcs == ["a", "b"]
+    assert join.num_args == 2
+    assert join.is_join
+    assert join.type == "join"
+    assert join.in_funcs == ["a", "b"]
+    assert not graph["a"].is_join
+    assert graph["a"].type == "linear"
+
+
+def test_foreach_records_its_artifact():
+    graph = FlowGraph(ForeachFlow)
+    start = graph["start"]
+    assert start.transition == FOREACH
+    assert start.type == "foreach"
+    assert start.foreach_param == "items"
+    assert start.out_funcs == ["body"]
+    assert graph["body"].in_funcs == ["start"]
+    assert graph["body"].foreach_param is None
+
+
+def test_switch_records_condition_cases_and_distinct_targets():
+    graph = FlowGraph(SwitchFlow)
+    start = graph["start"]
+    assert start.transition == SWITCH
+    assert start.type == "switch"
+    assert start.condition == "choice"
+    assert start.switch_cases == {"x": "x", "y": "y", "z": "y"}
+    # Two cases going to `y` give one edge.
+    assert start.out_funcs == ["x", "y"]
+    assert graph["end"].in_funcs == ["x", "y"]
+    assert not start.is_self_loop
+
+
+def test_switch_self_loop():
+    graph = FlowGraph(LoopFlow)
+    poll = graph["poll"]
+    assert poll.is_self_loop
+    assert poll.out_funcs == ["poll", "end"]
+    assert poll.in_funcs == ["start", "poll"]
+    assert not graph["start"].is_self_loop
+
+
+def test_switch_case_keys_keep_their_literal_type_but_to_dict_uses_strings():
+    graph = FlowGraph(IntCaseFlow)
+    assert graph["start"].switch_cases == {1: "one", 2: "two"}
+    assert graph["start"].to_dict()["cases"] == {"1": "one", "2": "two"}
+
+
+def test_end_step_has_end_transition_even_with_a_body():
+    graph = FlowGraph(ForeachFlow)
+    end = graph["end"]
+    assert end.transition == END
+    assert end.out_funcs == []
+    assert end.type == "end"
+
+
+def test_a_step_that_is_neither_start_nor_end_can_have_the_end_transition_type(load):
+    """A step without self.next is parsed as END (and reported by the linter); its type says so."""
+    module = load(
+        """
+        class F(FlowSpec):
+            @step
+            def start(self):
+                self.next(self.dangling)
+
+            @step
+            def dangling(self):
+                pass
+
+            @step
+            def end(self):
+                pass
+        """
+    )
+    graph = FlowGraph(module.F)
+    assert graph["dangling"].transition == END
+    assert graph["dangling"].type == "end"
+    assert [p.rule for p in graph.problems] == ["missing-next"]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Decorators, docs, names
+# --------------------------------------------------------------------------------------------------------
+
+
+def test_decorators_on_nodes_in_source_order():
+    middle = FlowGraph(LinearFlow)["middle"]
+    assert [d.name for d in middle.decorators] == ["retry", "catch"]
+    assert middle.decorator("retry")["times"] == 2
+    assert middle.decorator("catch")["var"] == "err"
+    assert middle.decorator("timeout") is None
+    assert FlowGraph(LinearFlow)["start"].decorators == []
+
+
+def test_docstring_of_step():
+    graph = FlowGraph(LinearFlow)
+    assert graph["start"].doc == "Begin here."
+    assert graph["end"].doc == ""
+
+
+def test_graph_name_file_and_container_protocol():
+    graph = FlowGraph(LinearFlow)
+    assert graph.name == "LinearFlow"
+    assert graph.flow is LinearFlow
+    assert graph.file == __file__
+    assert "middle" in graph
+    assert "nope" not in graph
+    assert isinstance(graph["middle"], StepNode)
+    with pytest.raises(KeyError):
+        graph["nope"]
+    assert repr(graph["start"]) == "StepNode('start', start, next=['middle'])"
+
+
+# --------------------------------------------------------------------------------------------------------
+# Line numbers and files
+# --------------------------------------------------------------------------------------------------------
+
+
+def test_line_is_the_def_and_next_line_is_the_self_next_call(load):
+    module = load(
+        """
+        class F(FlowSpec):
+            @step
+            def start(self):
+                self.x = 1
+                self.next(self.middle)
+
+            @retry(times=1)
+            @step
+            def middle(self):
+                self.y = 2
+                self.next(
+                    self.end
+                )
+
+            @step
+            def end(self):
+                self.z = 3
+        """
+    )
+    graph = FlowGraph(module.F)
+    path = module.__file__
+    start, middle, end = graph["start"], graph["middle"], graph["end"]
+    assert (start.file, start.line, start.next_line) == (path, line(module, "def start"), line(module, "self.middle)"))
+    # A decorated step: the line is the `def`, not the first decorator.
+    assert middle.line == line(module, "def middle")
+    # A call spread over several lines: the line where it starts.
+    assert middle.next_line == line(module, "self.end") - 1
+    assert (end.line, end.next_line) == (line(module, "def end"), line(module, "def end"))
+    assert start.location == f"{path}:{line(module, 'def start')}"
+    assert graph.file == path
+
+
+def test_to_dict_reports_line_and_decorator_specs(load):
+    module = load(
+        """
+        class F(FlowSpec):
+            @step
+            def start(self):
+                self.next(self.end)
+
+            @retry(times=4)
+            @step
+            def end(self):
+                '''The end.'''
+        """
+    )
+    end = FlowGraph(module.F)["end"].to_dict()
+    assert end == {
+        "name": "end",
+        "type": "end",
+        "transition": END,
+        "next": [],
+        "foreach": None,
+        "condition": None,
+        "cases": {},
+        "join": False,
+        "doc": "The end.",
+        "line": line(module, "def end"),
+        "decorators": ["retry:times=4"],
+    }
+
+
+def test_parse_problems_are_kept_on_the_graph_with_their_line(load):
+    module = load(
+        """
+        class F(FlowSpec):
+            @step
+            def start(self):
+                if True:
+                    self.next(self.end)
+                self.x = 1
+
+            @step
+            def end(self):
+                pass
+        """
+    )
+    graph = FlowGraph(module.F)
+    [problem] = graph.problems
+    assert problem.rule == "misplaced-next"
+    assert (problem.file, problem.line) == (module.__file__, line(module, "self.next(self.end)"))
+    assert graph["start"].out_funcs == []
+
+
+def test_unknown_target_is_kept_as_an_edge_but_not_linked(load):
+    """The parser records what was written; the linter judges it (``unknown-step``)."""
+    module = load(
+        """
+        class F(FlowSpec):
+            @step
+            def start(self):
+                self.next(self.missing)
+
+            @step
+            def end(self):
+                pass
+        """
+    )
+    graph = FlowGraph(module.F)
+    assert graph["start"].out_funcs == ["missing"]
+    assert graph.problems == []
+    assert "missing" not in graph
+
+
+def test_flow_without_readable_source_reports_no_source():
+    namespace: dict = {}
+    source = textwrap.dedent(
+        """
+        from headwater import FlowSpec, step
+
+        class Hidden(FlowSpec):
+            @step
+            def start(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+        """
+    )
+    exec(compile(source, "<hidden flow>", "exec"), namespace)
+    graph = FlowGraph(namespace["Hidden"])
+    assert [p.rule for p in graph.problems] == ["no-source", "no-source"]
+    assert {p.file for p in graph.problems} == {"<hidden flow>"}
+    assert "`start`" in graph.problems[0].message
+    # Without source the transitions are unknown.
+    assert graph["start"].out_funcs == []
+
+
+# --------------------------------------------------------------------------------------------------------
+# Inheritance
+# --------------------------------------------------------------------------------------------------------
+
+
+def test_subclass_overrides_a_step_and_adds_one():
+    child = FlowGraph(ChildFlow)
+    assert sorted(child.nodes) == ["a", "b", "end", "start"]
+    assert child["a"].out_funcs == ["b"]
+    assert child["a"].func is ChildFlow.a
+    assert child["b"].in_funcs == ["a"]
+    assert child["end"].in_funcs == ["b"]
+    assert names(child.topological()) == ["start", "a", "b", "end"]
+    # The base class's graph is not affected.
+    base = FlowGraph(BaseFlow)
+    assert sorted(base.nodes) == ["a", "end", "start"]
+    assert base["a"].out_funcs == ["end"]
+    assert base["end"].in_funcs == ["a"]
+
+
+def test_subclass_in_another_file_takes_file_and_line_of_the_override(load):
+    base = load(
+        """
+        class Base(FlowSpec):
+            @step
+            def start(self):
+                self.next(self.a)
+
+            @step
+            def a(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+        """
+    )
+    child = load(
+        f"""
+        from headwater import step
+        from {base.__name__} import Base
+
+        class Child(Base):
+            @step
+            def a(self):
+                self.note = "override"
+                self.next(self.end)
+        """
+    )
+    graph = FlowGraph(child.Child)
+    assert (graph["a"].file, graph["a"].line) == (child.__file__, line(child, "def a"))
+    assert graph["a"].next_line == line(child, "self.next(self.end)")
+    assert (graph["start"].file, graph["start"].line) == (base.__file__, line(base, "def start"))
+    assert (graph["end"].file, graph["end"].line) == (base.__file__, line(base, "def end"))
+    assert graph["a"].out_funcs == ["end"]
+    assert graph["end"].in_funcs == ["a"]
+
+
+def test_subclass_can_remove_a_step_by_overriding_it_with_a_non_step(load):
+    module = load(
+        """
+        class Base(FlowSpec):
+            @step
+            def start(self):
+                self.next(self.end)
+
+            @step
+            def extra(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        class Child(Base):
+            extra = None
+        """
+    )
+    assert "extra" in FlowGraph(module.Base)
+    assert "extra" not in FlowGraph(module.Child)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Order, reachability, descendants
+# --------------------------------------------------------------------------------------------------------
+
+
+def test_topological_order_puts_a_join_after_all_its_parents():
+    assert names(FlowGraph(BranchFlow).topological()) == ["start", "a", "b", "join", "end"]
+    assert names(FlowGraph(SwitchFlow).topological()) == ["start", "x", "y", "end"]
+    assert names(FlowGraph(ForeachFlow).topological()) == ["start", "body", "join", "end"]
+
+
+def test_topological_order_ignores_a_self_loop():
+    assert names(FlowGraph(LoopFlow).topological()) == ["start", "poll", "end"]
+
+
+def test_topological_order_ends_with_unreachable_steps():
+    graph = FlowGraph(OrphanFlow)
+    assert names(graph.topological()) == ["start", "end", "orphan"]
+    assert graph.reachable() == {"start", "end"}
+
+
+def test_reachable_is_empty_without_start(load):
+    module = load(
+        """
+        class F(FlowSpec):
+            @step
+            def end(self):
+                pass
+        """
+    )
+    assert FlowGraph(module.F).reachable() == set()
+
+
+def test_descendants_include_the_step_itself():
+    graph = FlowGraph(BranchFlow)
+    assert graph.descendants("a") == {"a", "join", "end"}
+    assert graph.descendants("start") == {"start", "a", "b", "join", "end"}
+    assert graph.descendants("end") == {"end"}
+    assert FlowGraph(LoopFlow).descendants("poll") == {"poll", "end"}
+    assert graph.descendants("nope") == set()
+
+
+def test_graph_to_dict_lists_steps_in_topological_order():
+    data = FlowGraph(BranchFlow).to_dict()
+    assert data["name"] == "BranchFlow"
+    assert data["file"] == __file__
+    assert [s["name"] for s in data["steps"]] == ["start", "a", "b", "join", "end"]
+    assert [s["type"] for s in data["steps"]] == ["start", "linear", "linear", "join", "end"]
+    assert data["steps"][0]["next"] == ["a", "b"]
+    assert data["steps"][3]["join"] is True
+
+
+def test_to_dict_of_foreach_and_switch_nodes():
+    foreach = FlowGraph(ForeachFlow)["start"].to_dict()
+    assert (foreach["transition"], foreach["foreach"], foreach["next"]) == (FOREACH, "items", ["body"])
+    switch = FlowGraph(SwitchFlow)["start"].to_dict()
+    assert (switch["transition"], switch["condition"]) == (SWITCH, "choice")
+    assert switch["cases"] == {"x": "x", "y": "y", "z": "y"}
+    assert FlowGraph(LinearFlow)["middle"].to_dict()["decorators"] == ["retry:times=2", 'catch:print_exception=true,var="err"']
+
+
+# --------------------------------------------------------------------------------------------------------
+# Caching and copies
+# --------------------------------------------------------------------------------------------------------
+
+
+def test_of_caches_the_graph_per_class():
+    class Cached(LinearFlow):
+        pass
+
+    class CachedChild(Cached):
+        pass
+
+    first = FlowGraph.of(Cached)
+    assert FlowGraph.of(Cached) is first
+    assert FlowGraph(Cached) is not first
+    # A subclass gets its own graph, not its parent's cached one.
+    child = FlowGraph.of(CachedChild)
+    assert child is not first
+    assert child.name == "CachedChild"
+    assert FlowGraph.of(CachedChild) is child
+
+
+def test_copy_is_independent_of_the_original():
+    graph = FlowGraph(LinearFlow)
+    clone = graph.copy()
+    clone["middle"].decorators.clear()
+    clone.problems.append("marker")  # type: ignore[arg-type]
+    clone.nodes.pop("end")
+    assert [d.name for d in graph["middle"].decorators] == ["retry", "catch"]
+    assert graph.problems == []
+    assert "end" in graph
+    assert clone["start"] is not graph["start"]
+    assert clone.name == graph.name
+
+
+# --------------------------------------------------------------------------------------------------------
+# Suggestions
+# --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "choices", "expected"),
+    [
+        ("trian", ["train", "start", "end"], " Did you mean `train`?"),
+        ("edn", ["start", "end"], " Did you mean `end`?"),
+        ("zzzzzz", ["start", "end"], ""),
+        ("x", [], ""),
+    ],
+)
+def test_suggest(name, choices, expected):
+    assert suggest(name, choices) == expected
