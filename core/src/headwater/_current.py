@@ -20,6 +20,8 @@ _CORE_FIELDS = (
     "tags",
     "parameter_names",
 )
+#: Names a plugin's extra field cannot take: the core fields and the ones derived from them.
+_PROTECTED = frozenset(_CORE_FIELDS) | {"pathspec", "is_running_flow"}
 
 
 class Current:
@@ -31,7 +33,7 @@ class Current:
 
     def _set(self, fields: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
         self._fields = dict(fields)
-        self._extra = {k: v for k, v in (extra or {}).items() if k not in _CORE_FIELDS}
+        self._extra = {k: v for k, v in (extra or {}).items() if k not in _PROTECTED}
 
     def _clear(self) -> None:
         self._fields = {}
@@ -59,9 +61,9 @@ class Current:
         return self._fields.get("task_id")
 
     @property
-    def retry_count(self) -> int:
-        """The attempt number of this task, 0 for the first attempt."""
-        return int(self._fields.get("retry_count", 0))
+    def retry_count(self) -> int | None:
+        """The attempt number of this task, 0 for the first attempt (None outside a task)."""
+        return self._fields.get("retry_count")
 
     @property
     def origin_run_id(self) -> str | None:
@@ -93,8 +95,9 @@ class Current:
 
     def get(self, name: str, default: Any = None) -> Any:
         """A field by name, including the ones plugins add; ``default`` when unset."""
-        if name in _CORE_FIELDS:
-            return self._fields.get(name, default)
+        if name in _PROTECTED:
+            value = getattr(self, name) if self._fields else None
+            return default if value is None else value
         return self._extra.get(name, default)
 
     def __getattr__(self, name: str) -> Any:
@@ -110,7 +113,7 @@ class Current:
         )
 
     def __contains__(self, name: str) -> bool:
-        return name in self._extra or (name in _CORE_FIELDS and name in self._fields)
+        return name in self._extra or (name in _PROTECTED and bool(self._fields))
 
     def __repr__(self) -> str:
         if not self._fields:

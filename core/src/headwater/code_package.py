@@ -1,7 +1,7 @@
 """The code package: a deterministic archive of the flow's code, stored with every run.
 
 It holds every ``.py`` file under the flow's directory (skipping hidden folders, virtualenvs, caches and
-the datastore) plus the files plugins add through ``add_to_code_package``. Members are sorted and their
+the datastore) plus the files plugins add through ``register_code_package_files``. Members are sorted and their
 times and owners fixed, and the gzip header carries no time, so the same code gives the same bytes and
 therefore the same content key: unchanged code is stored once. Building is skipped altogether when the
 files' names, sizes and modification times match the previous run's (a cache, rebuildable at will).
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 SUFFIXES = (".py",)
 MAX_FILES = 5000
-SKIP_DIRS = frozenset({"__pycache__", "node_modules", "venv", "env", "site-packages", "build", "dist", "htmlcov"})
+SKIP_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "htmlcov"})
 #: 2000-01-01T00:00:00Z, the modification time of every member.
 FIXED_MTIME = 946684800
 _CACHE_ENTRIES = 20
@@ -53,10 +53,16 @@ def collect(flow_file: str) -> list[tuple[str, str]]:
     for path in _walk(root):
         files[os.path.relpath(path, root).replace(os.sep, "/")] = path
         if len(files) >= MAX_FILES:
+            import sys
+
+            sys.stderr.write(
+                f"headwater: warning: the code package stops at {MAX_FILES} files under {root}; "
+                "keep flows in a folder of their own.\n"
+            )
             break
-    hook().add_to_code_package(
-        flow_file=os.path.abspath(flow_file), add=lambda arc, local: files.__setitem__(arc, local)
-    )
+    extra: dict[str, str] = {}
+    hook().register_code_package_files(flow_file=os.path.abspath(flow_file), register=extra.setdefault)
+    files.update(extra)
     return sorted(files.items())
 
 

@@ -182,7 +182,9 @@ def render(module: ModuleType = hookspecs) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m headwater.hookdoc", description="Print the hook reference generated from headwater.hookspecs.")
+    parser = argparse.ArgumentParser(
+        prog="python -m headwater.hookdoc", description="Print the hook reference generated from headwater.hookspecs."
+    )
     parser.add_argument("--check", metavar="FILE", help="exit 1 if FILE differs from the generated reference")
     args = parser.parse_args(argv)
     text = render()
@@ -193,7 +195,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         current = path.read_text(encoding="utf-8")
     except OSError as e:
-        print(f"{path}: cannot read it ({e.strerror}). Generate it with `python -m headwater.hookdoc > {path}`.", file=sys.stderr)
+        print(
+            f"{path}: cannot read it ({e.strerror}). Generate it with `python -m headwater.hookdoc > {path}`.",
+            file=sys.stderr,
+        )
         return 1
     if current == text:
         return 0

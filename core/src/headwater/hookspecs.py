@@ -8,7 +8,13 @@ behaviour (local storage, pickle, the standard decorators, the local environment
 plugins of this same contract, marked ``trylast`` where it is a default another plugin may override.
 
 Registries take a ``register`` callback rather than return values, so the host can grow keyword
-arguments without breaking plugins.
+arguments without breaking plugins. When two plugins register the same name, the first registration
+wins, in pluggy's call order: ``tryfirst`` implementations, then the most recently registered plugin
+first, and the built-ins (all ``trylast``) last, so any installed plugin can override a built-in.
+
+Hook names follow families: ``register_*`` feed a registry through a callback; ``before_*``,
+``after_*`` and ``on_*`` observe; ``check_*`` and ``resolve_*`` are asked by every plugin and the answers
+combined; ``execute_step`` is the one hook where the first answer wins.
 """
 
 from __future__ import annotations
@@ -49,8 +55,8 @@ def register_step_decorators(register: Callable[[type[StepDecorator]], None]) ->
     Fires once, the first time the decorator registry is needed. All implementations run.
 
     :param register: call ``register(DecoratorClass)`` for each ``StepDecorator`` subclass; its ``name``
-        attribute is the name used on the command line. A later registration of the same name replaces an
-        earlier one, so a plugin can override a built-in.
+        attribute is the name used on the command line. The first registration of a name wins (see the
+        module docstring), so a plugin can override a built-in.
     """
 
 
@@ -109,7 +115,8 @@ def before_task_launch(attempt: TaskAttempt, command: TaskCommand) -> None:
     """The task-launch seam: inspect or rewrite the command that runs one task attempt.
 
     Fires in the scheduling process for every attempt, just before it starts. All implementations run,
-    in pluggy's order, each seeing the previous ones' changes. Change ``command`` in place: swap
+    each seeing the previous ones' changes, in pluggy's call order: ``tryfirst`` implementations, then
+    the most recently registered plugin first, and ``trylast`` ones last. Change ``command`` in place: swap
     ``command.executable`` (another interpreter), replace ``command.subcommand`` (run the task elsewhere,
     e.g. ``["batch", "step", name]``), add ``command.options`` or ``command.env``. When the command keeps
     this interpreter and flow file, the local runtime runs it in a process forked from the pre-warmed
@@ -140,14 +147,15 @@ def resolve_task_policy(step: StepNode, flow: type[FlowSpec]) -> TaskPolicy | No
 
 
 @hookspec
-def register_current_fields(task: TaskContext) -> dict[str, Any] | None:
+def register_current_fields(task: TaskContext, register: Callable[[str, Any], None]) -> None:
     """Add fields to ``current`` for this task (``current.<name>`` inside the step).
 
-    Fires once per task attempt, before ``before_step``. All implementations run; the dictionaries are
-    merged, later plugins winning on a clash. A field cannot replace a core field.
+    Fires once per task attempt, before ``before_step``. All implementations run. The first registration
+    of a name wins (see the module docstring); a core field (``run_id``, ``pathspec``, ...) cannot be
+    replaced.
 
     :param task: the task attempt being run.
-    :return: a mapping of field name to value, or None.
+    :param register: call ``register(name, value)`` for each field.
     """
 
 
@@ -235,13 +243,14 @@ def register_serializers(register: Callable[[Serializer], None]) -> None:
 
 
 @hookspec
-def add_to_code_package(flow_file: str, add: Callable[[str, str], None]) -> None:
+def register_code_package_files(flow_file: str, register: Callable[[str, str], None]) -> None:
     """Add files to the code package stored with every run.
 
-    Fires when a run starts and its code package is built. All implementations run.
+    Fires when a run starts and its code package is built. All implementations run; the first
+    registration of a path in the archive wins.
 
     :param flow_file: absolute path of the flow's file.
-    :param add: call ``add(path_in_archive, local_path)`` for each file to include.
+    :param register: call ``register(path_in_archive, local_path)`` for each file to include.
     """
 
 
@@ -280,13 +289,13 @@ def register_flow_commands(cli: click.Group, flow: type[FlowSpec]) -> None:
 
 
 @hookspec
-def register_flow_options() -> list[click.Option] | None:
+def register_flow_options(register: Callable[[click.Option], None]) -> None:
     """Add top-level options to the flow CLI (``python flow.py --my-option X run``).
 
     Fires once per process, when the flow CLI is built. All implementations run. The values reach
     plugins through ``RunContext.options`` and are passed on to every task's command.
 
-    :return: a list of ``click.Option`` objects, or None.
+    :param register: call ``register(click.Option([...]))`` for each option.
     """
 
 

@@ -81,11 +81,16 @@ def _env_list(name: str) -> set[str] | None:
 
 
 def _warn(message: str) -> None:
-    sys.stderr.write(f"headwater: warning: {message}\n")
+    sys.stderr.write(f"headwater: warning: {' '.join(message.split())}\n")
+
+
+def _has_spec(pm: pluggy.PluginManager, name: str) -> bool:
+    caller = getattr(pm.hook, name, None)
+    return caller is not None and caller.has_spec()
 
 
 def _hook_names(pm: pluggy.PluginManager, plugin: object) -> list[str]:
-    return sorted(caller.name for caller in (pm.get_hookcallers(plugin) or []))
+    return sorted(caller.name for caller in (pm.get_hookcallers(plugin) or []) if caller.has_spec())
 
 
 def _register(state: _State, plugin: object, name: str, module: str, builtin: bool, dist: Any = None) -> None:
@@ -95,7 +100,7 @@ def _register(state: _State, plugin: object, name: str, module: str, builtin: bo
         attr
         for attr in dir(plugin)
         if getattr(getattr(plugin, attr, None), hookspecs.PROJECT + "_impl", None) is not None
-        and not hasattr(pm.hook, attr)
+        and not _has_spec(pm, attr)
     ]
     if unknown:
         _warn(f"plugin {name!r} implements unknown hook(s) {', '.join(unknown)}; they are never called.")
@@ -233,7 +238,7 @@ def step_decorators() -> dict[str, type[StepDecorator]]:
     """Step decorator classes by name."""
 
     def adder(found: dict[str, Any]) -> Callable[..., None]:
-        return lambda cls: found.__setitem__(cls.name, cls)
+        return lambda cls: found.setdefault(cls.name, cls)
 
     return _collect("register_step_decorators", "step_decorators", adder)
 
@@ -242,7 +247,7 @@ def flow_decorators() -> dict[str, type[FlowDecorator]]:
     """Flow decorator classes by name."""
 
     def adder(found: dict[str, Any]) -> Callable[..., None]:
-        return lambda cls: found.__setitem__(cls.name, cls)
+        return lambda cls: found.setdefault(cls.name, cls)
 
     return _collect("register_flow_decorators", "flow_decorators", adder)
 
@@ -251,7 +256,7 @@ def storage_backends() -> dict[str, type[StorageBackend]]:
     """Storage backend classes by ``--datastore`` name."""
 
     def adder(found: dict[str, Any]) -> Callable[..., None]:
-        return lambda name, cls: found.__setitem__(name, cls)
+        return lambda name, cls: found.setdefault(name, cls)
 
     return _collect("register_storage_backends", "storage", adder)
 
@@ -260,7 +265,7 @@ def environments() -> dict[str, type[Environment]]:
     """Environment classes by ``--environment`` name."""
 
     def adder(found: dict[str, Any]) -> Callable[..., None]:
-        return lambda name, cls: found.__setitem__(name, cls)
+        return lambda name, cls: found.setdefault(name, cls)
 
     return _collect("register_environments", "environments", adder)
 

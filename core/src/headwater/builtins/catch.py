@@ -53,7 +53,7 @@ def catch(func: Any = None, *, var: str | None = None, print_exception: bool = T
     return apply(CatchDecorator, func, var=var, print_exception=print_exception)
 
 
-@hookimpl
+@hookimpl(trylast=True)
 def register_step_decorators(register: Callable[..., None]) -> None:
     register(CatchDecorator)
 

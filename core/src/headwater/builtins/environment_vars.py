@@ -42,7 +42,7 @@ def environment(func: Any = None, *, vars: dict[str, str] | None = None) -> Any:
     return apply(EnvironmentDecorator, func, vars=dict(vars or {}))
 
 
-@hookimpl
+@hookimpl(trylast=True)
 def register_step_decorators(register: Callable[..., None]) -> None:
     register(EnvironmentDecorator)
 

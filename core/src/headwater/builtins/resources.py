@@ -37,6 +37,6 @@ def resources(
     return apply(ResourcesDecorator, func, **{k: v for k, v in given.items() if v is not None})
 
 
-@hookimpl
+@hookimpl(trylast=True)
 def register_step_decorators(register: Callable[..., None]) -> None:
     register(ResourcesDecorator)

@@ -40,7 +40,7 @@ def retry(func: Any = None, *, times: int = 3, minutes_between_retries: float | 
     return apply(RetryDecorator, func, **attributes)
 
 
-@hookimpl
+@hookimpl(trylast=True)
 def register_step_decorators(register: Callable[..., None]) -> None:
     register(RetryDecorator)
 

@@ -50,7 +50,7 @@ def timeout(func: Any = None, *, seconds: float = 0, minutes: float = 0, hours: 
     return apply(TimeoutDecorator, func, seconds=seconds, minutes=minutes, hours=hours)
 
 
-@hookimpl
+@hookimpl(trylast=True)
 def register_step_decorators(register: Callable[..., None]) -> None:
     register(TimeoutDecorator)
 

@@ -114,8 +114,7 @@ def build_cli(flow: type[FlowSpec]) -> click.Group:
     from headwater.plugins import hook
 
     plugin_options: list[click.Option] = []
-    for found in hook().register_flow_options():
-        plugin_options += found or []
+    hook().register_flow_options(register=plugin_options.append)
     plugin_names = {opt.name for opt in plugin_options}
 
     @click.group(

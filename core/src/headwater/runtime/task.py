@@ -322,8 +322,7 @@ class TaskContext:
         }
         current._set(fields)
         extra: dict[str, Any] = {}
-        for found in hook.register_current_fields(task=self):
-            extra.update(found or {})
+        hook.register_current_fields(task=self, register=extra.setdefault)
         current._set(fields, extra)
 
     def run(self) -> bool:
