@@ -206,7 +206,6 @@ def test_load_of_a_corrupted_blob_names_the_artifact(cas: ContentAddressedStore)
     assert "Delete it and re-run" in (info.value.hint or "")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: artifacts.load() wraps CorruptBlobError but not BlobNotFound")
 def test_load_of_a_missing_blob_names_the_artifact(cas: ContentAddressedStore) -> None:
     entry = artifacts.store(cas, "model", [1, 2, 3], WHERE)
     cas.storage.delete(cas.path(entry["key"]))
@@ -296,7 +295,12 @@ def test_immutable_values(value: Any) -> None:
         set(),
         bytearray(b"x"),
         (1, [2]),
-        ((1, ({},),),),
+        (
+            (
+                1,
+                ({},),
+            ),
+        ),
         frozenset({(1, Pair(0, 0))}),
         Point(0, 0),
         np.zeros(3),
@@ -327,7 +331,9 @@ def test_source_loads_lazily_and_caches(cas: ContentAddressedStore) -> None:
 # -- persist ------------------------------------------------------------------------------------------------
 
 
-def test_unchanged_loaded_mutable_value_keeps_its_entry(cas: ContentAddressedStore, counting: CountingSerializer) -> None:
+def test_unchanged_loaded_mutable_value_keeps_its_entry(
+    cas: ContentAddressedStore, counting: CountingSerializer
+) -> None:
     source = source_of(cas, {"data": ["counted", [1, 2, 3]]})
     entry = source.manifest["data"]
     blobs = blob_count(cas)
@@ -378,7 +384,6 @@ def test_loaded_array_changed_in_place_gets_a_new_key(cas: ContentAddressedStore
     assert artifacts.load(cas, "weights", manifest["weights"], WHERE)[10] == 1.0
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: is_immutable trusts str subclasses, whose __dict__ can change in place")
 def test_loaded_str_subclass_changed_in_place_gets_a_new_key(cas: ContentAddressedStore) -> None:
     tagged = Tagged("name")
     tagged.note = "original"

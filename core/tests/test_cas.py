@@ -305,9 +305,6 @@ def test_blob_replaced_by_another_valid_blob(cas: ContentAddressedStore) -> None
     assert_corrupt(cas, key, "its content does not match its key")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: a corrupted size field makes load allocate that many bytes (MemoryError, not CorruptBlobError)"
-)
 @pytest.mark.parametrize("writable", [True, False])
 def test_corrupted_size_field(cas: ContentAddressedStore, writable: bool) -> None:
     key = cas.save([os.urandom(100)]).key

@@ -89,9 +89,6 @@ def test_overwrite_false_keeps_the_first_content(storage: LocalStorage) -> None:
     assert os.listdir(storage.root) == ["obj"]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: LocalStorage caches created directories, so put fails after the folder is removed"
-)
 def test_put_after_the_directory_was_removed(storage: LocalStorage) -> None:
     storage.put("run/step/a", [b"1"])
     shutil.rmtree(Path(storage.root) / "run")

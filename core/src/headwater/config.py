@@ -46,12 +46,21 @@ def _read_json(path: str) -> dict[str, Any]:
     return data
 
 
+def profile_home() -> str:
+    """Where profiles live: ``HEADWATER_HOME``, else ``~/.headwater``."""
+    return os.environ.get("HEADWATER_HOME") or os.path.join(os.path.expanduser("~"), HEADWATER_DIR)
+
+
 def find_upwards(start: str, name: str = HEADWATER_DIR) -> str | None:
-    """The nearest ``name`` directory in ``start`` or one of its parents, or None."""
+    """The nearest ``name`` directory in ``start`` or one of its parents, or None.
+
+    The profile home (``~/.headwater``) is skipped: it holds profiles, not a project's datastore.
+    """
     path = os.path.abspath(start)
+    home = os.path.abspath(profile_home())
     while True:
         candidate = os.path.join(path, name)
-        if os.path.isdir(candidate):
+        if os.path.isdir(candidate) and candidate != home:
             return candidate
         parent = os.path.dirname(path)
         if parent == path:
@@ -65,7 +74,7 @@ def _config_files(cwd: str | None = None) -> list[str]:
     if project:
         files.append(os.path.join(project, "config.json"))
     profile = os.environ.get("HEADWATER_PROFILE")
-    home = os.environ.get("HEADWATER_HOME") or os.path.join(os.path.expanduser("~"), HEADWATER_DIR)
+    home = profile_home()
     files.append(os.path.join(home, f"config_{profile}.json" if profile else "config.json"))
     return files
 
@@ -88,13 +97,14 @@ def get_int(name: str, default: int | None = None) -> int | None:
     value = get(name, default)
     if value is None:
         return None
-    try:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(
-            f"Configuration value {name}={value!r} is not a whole number.",
-            f"Set HEADWATER_{name.upper()} to an integer.",
-        ) from None
+    raise ConfigError(
+        f"Configuration value {name}={value!r} is not a whole number.",
+        f"Set HEADWATER_{name.upper()} to an integer.",
+    )
 
 
 def username() -> str:

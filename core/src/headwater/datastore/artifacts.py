@@ -17,7 +17,7 @@ from typing import Any
 
 from headwater.datastore.cas import ContentAddressedStore, blob_key
 from headwater.datastore.serializers import Serializer
-from headwater.exceptions import CorruptBlobError, HeadwaterError, SerializationError
+from headwater.exceptions import BlobNotFound, CorruptBlobError, HeadwaterError, SerializationError
 
 Entry = dict[str, Any]
 Manifest = dict[str, Entry]
@@ -34,6 +34,7 @@ _IMMUTABLE = (
     decimal.Decimal,
     fractions.Fraction,
     datetime.date,
+    datetime.datetime,
     datetime.time,
     datetime.timedelta,
     datetime.timezone,
@@ -42,7 +43,7 @@ _IMMUTABLE = (
 
 def is_immutable(value: Any, budget: int = 1000) -> bool:
     """True when ``value`` cannot change in place (tuples and frozensets are checked, up to a budget)."""
-    if isinstance(value, _IMMUTABLE):
+    if type(value) in _IMMUTABLE:  # subclasses may carry mutable state
         return True
     if type(value) in (tuple, frozenset) and len(value) <= budget:
         return all(is_immutable(item, budget // 4) for item in value)
@@ -105,8 +106,8 @@ def load(cas: ContentAddressedStore, name: str, entry: Entry, where: str) -> Any
     serializer = serializer_named(entry["serializer"])
     try:
         buffers = cas.load(entry["key"], writable=serializer.writable_buffers)
-    except CorruptBlobError as e:
-        raise CorruptBlobError(f"Artifact `{name}` of {where} cannot be loaded. {e.message}", e.hint) from None
+    except (CorruptBlobError, BlobNotFound) as e:
+        raise type(e)(f"Artifact `{name}` of {where} cannot be loaded. {e.message}", e.hint) from None
     try:
         return serializer.deserialize(buffers, entry.get("info", {}))
     except Exception as e:

@@ -139,6 +139,10 @@ class ContentAddressedStore:
         if len(sizes_raw) != _SIZES.size * count:
             raise self._corrupt(key, path, "it is truncated")
         sizes = [_SIZES.unpack_from(sizes_raw, i * _SIZES.size) for i in range(count)]
+        if any(raw > 1 << 44 or (codec == CODEC_NONE and raw != stored) for raw, stored in sizes):
+            raise self._corrupt(key, path, "its header holds impossible sizes")
+        if not _sizes_fit(stream, sum(stored for _, stored in sizes)):
+            raise self._corrupt(key, path, "it is truncated (its header announces more bytes than it holds)")
         buffers: list[Any] = []
         for raw_size, stored_size in sizes:
             if codec == CODEC_NONE:
@@ -166,6 +170,21 @@ class ContentAddressedStore:
             f"Blob {key} at {self.storage.uri(path)} is corrupted: {why}.",
             "It was changed after it was written. Delete it and re-run the step that produced it.",
         )
+
+
+def _sizes_fit(stream: Any, announced: int) -> bool:
+    """Whether the stream holds ``announced`` more bytes (checked before allocating buffers that large)."""
+    if announced > 1 << 44:  # 16 TiB: no real blob, a damaged header
+        return False
+    try:
+        if not stream.seekable():
+            return True
+        here = stream.tell()
+        end = stream.seek(0, 2)
+        stream.seek(here)
+    except (AttributeError, OSError):
+        return True
+    return bool(end - here >= announced)
 
 
 def _read_exact(stream: Any, size: int, writable: bool) -> Any:

@@ -8,7 +8,6 @@ a workflow runtime meets; durability across a power loss is the file system's bu
 from __future__ import annotations
 
 import os
-import uuid
 from typing import IO
 
 from headwater.config import HEADWATER_DIR, find_upwards
@@ -41,9 +40,14 @@ class LocalStorage(StorageBackend):
         full = self._full(path)
         directory = os.path.dirname(full)
         self._makedirs(directory)
-        tmp = os.path.join(directory, f".tmp-{uuid.uuid4().hex}")
+        tmp = os.path.join(directory, f".tmp-{os.getpid()}-{os.urandom(6).hex()}")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileNotFoundError:  # the folder was removed since we made it
+                self._made.discard(directory)
+                self._makedirs(directory)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
                 for chunk in chunks:
                     view = memoryview(chunk).cast("B")
@@ -59,8 +63,14 @@ class LocalStorage(StorageBackend):
                 os.link(tmp, full)
             except FileExistsError:
                 return False
+            except OSError:  # a file system without hard links: check, then rename (not race-free)
+                if os.path.exists(full):
+                    return False
+                os.replace(tmp, full)
+                return True
             finally:
-                os.unlink(tmp)
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
             return True
         except BaseException:
             if os.path.exists(tmp):

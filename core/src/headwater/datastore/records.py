@@ -23,7 +23,7 @@ from typing import Any
 
 from headwater.datastore.cas import ContentAddressedStore
 from headwater.datastore.storage import StorageBackend
-from headwater.exceptions import NotFoundError
+from headwater.exceptions import DatastoreError, NotFoundError
 
 PARAMETERS_STEP = "_parameters"
 PARAMETERS_TASK = "0"
@@ -61,9 +61,16 @@ class FlowDatastore:
 
     def _read(self, path: str) -> dict[str, Any] | None:
         try:
-            return json.loads(self.storage.get(path))
+            data = self.storage.get(path)
         except FileNotFoundError:
             return None
+        try:
+            return json.loads(data)
+        except ValueError:
+            raise DatastoreError(
+                f"The record {self.storage.uri(path)} is damaged (not valid JSON).",
+                "It was cut short by a crash or edited by hand; delete it (the run or task then shows as unfinished).",
+            ) from None
 
     # -- runs ---------------------------------------------------------------------------------------------
 
@@ -75,7 +82,7 @@ class FlowDatastore:
             if self.storage.put(f"{self.run_path(str(candidate))}/run.json", [dumps(record)], overwrite=False):
                 return str(candidate)
             if run_id is not None:
-                raise NotFoundError(f"Run id {run_id} is already taken in {self.storage.uri(self.flow_name)}.")
+                raise DatastoreError(f"Run id {run_id} is already taken in {self.storage.uri(self.flow_name)}.")
             candidate += 1
 
     def run_record(self, run_id: str) -> dict[str, Any]:

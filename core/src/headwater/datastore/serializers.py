@@ -50,7 +50,7 @@ class BytesSerializer(Serializer):
 
 
 class PickleSerializer(Serializer):
-    """Pickle protocol 5; contiguous large buffers (numpy arrays, bytearrays) go out of band, uncopied."""
+    """Pickle protocol 5; buffers that support it (numpy arrays, ``PickleBuffer``) go out of band, uncopied."""
 
     name = "pickle"
     priority = -1000

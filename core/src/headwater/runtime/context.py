@@ -134,8 +134,31 @@ class TaskCommand:
         return self.executable == sys.executable and self.script == script
 
 
+_ESCAPES = {"%": "%25", ",": "%2C", ";": "%3B", ":": "%3A", "-": "%2D"}
+
+
+def _number(task_id: str) -> int | None:
+    """The id as an int when it is a plain decimal number without leading zeros (so it round-trips)."""
+    if task_id.isascii() and task_id.isdigit() and str(int(task_id)) == task_id:
+        return int(task_id)
+    return None
+
+
+def _escape(task_id: str) -> str:
+    return "".join(_ESCAPES.get(ch, ch) for ch in task_id)
+
+
+def _unescape(text: str) -> str:
+    for raw, escaped in reversed(list(_ESCAPES.items())):
+        text = text.replace(escaped, raw)
+    return text
+
+
 def encode_input_paths(paths: list[str]) -> str:
-    """``step/1, step/2, step/3, other/9`` as ``step:1-3;other:9`` (order kept), so wide joins stay short."""
+    """``step/1, step/2, step/3, other/9`` as ``step:1-3;other:9`` (order kept), so wide joins stay short.
+
+    Ids that are not plain numbers are kept as they are, with ``%,;:-`` escaped.
+    """
     groups: list[tuple[str, list[str]]] = []
     for path in paths:
         step, _, task_id = path.partition("/")
@@ -148,7 +171,7 @@ def encode_input_paths(paths: list[str]) -> str:
         ranges: list[str] = []
         start = prev = None
         for task_id in ids:
-            number = int(task_id) if task_id.isdigit() else None
+            number = _number(task_id)
             if number is not None and prev is not None and number == prev + 1:
                 prev = number
                 continue
@@ -156,7 +179,7 @@ def encode_input_paths(paths: list[str]) -> str:
                 ranges.append(str(start) if start == prev else f"{start}-{prev}")
                 start = prev = None
             if number is None:
-                ranges.append(task_id)
+                ranges.append(_escape(task_id))
             else:
                 start = prev = number
         if start is not None:
@@ -172,8 +195,8 @@ def decode_input_paths(encoded: str) -> list[str]:
         step, _, ranges = part.partition(":")
         for item in ranges.split(","):
             first, dash, last = item.partition("-")
-            if dash and first.isdigit() and last.isdigit():
+            if dash and _number(first) is not None and _number(last) is not None:
                 paths += [f"{step}/{n}" for n in range(int(first), int(last) + 1)]
             else:
-                paths.append(f"{step}/{item}")
+                paths.append(f"{step}/{_unescape(item)}")
     return paths
