@@ -69,6 +69,10 @@ class BranchFlow(FlowSpec):
 class ForeachFlow(FlowSpec):
     @step
     def start(self):
+        self.next(self.fan)
+
+    @step
+    def fan(self):
         self.items = [1, 2, 3]
         self.next(self.body, foreach="items")
 
@@ -88,6 +92,10 @@ class ForeachFlow(FlowSpec):
 class SwitchFlow(FlowSpec):
     @step
     def start(self):
+        self.next(self.choose)
+
+    @step
+    def choose(self):
         self.choice = "x"
         self.next({"x": self.x, "y": self.y, "z": self.y}, condition="choice")
 
@@ -243,7 +251,8 @@ def test_split_targets_and_join_detected_by_inputs_argument():
     graph = FlowGraph(BranchFlow)
     start, join = graph["start"], graph["join"]
     assert start.transition == SPLIT
-    assert start.type == "split"
+    # `start` keeps its own type whatever its transition (as in Metaflow).
+    assert start.type == "start"
     assert start.out_funcs == ["a", "b"]
     assert join.num_args == 2
     assert join.is_join
@@ -255,26 +264,27 @@ def test_split_targets_and_join_detected_by_inputs_argument():
 
 def test_foreach_records_its_artifact():
     graph = FlowGraph(ForeachFlow)
-    start = graph["start"]
-    assert start.transition == FOREACH
-    assert start.type == "foreach"
-    assert start.foreach_param == "items"
-    assert start.out_funcs == ["body"]
-    assert graph["body"].in_funcs == ["start"]
+    fan = graph["fan"]
+    assert fan.transition == FOREACH
+    assert fan.type == "foreach"
+    assert fan.foreach_param == "items"
+    assert fan.out_funcs == ["body"]
+    assert graph["body"].in_funcs == ["fan"]
     assert graph["body"].foreach_param is None
 
 
 def test_switch_records_condition_cases_and_distinct_targets():
     graph = FlowGraph(SwitchFlow)
-    start = graph["start"]
-    assert start.transition == SWITCH
-    assert start.type == "switch"
-    assert start.condition == "choice"
-    assert start.switch_cases == {"x": "x", "y": "y", "z": "y"}
+    choose = graph["choose"]
+    assert choose.transition == SWITCH
+    assert choose.type == "switch"
+    assert choose.condition == "choice"
+    assert choose.switch_cases == {"x": "x", "y": "y", "z": "y"}
     # Two cases going to `y` give one edge.
-    assert start.out_funcs == ["x", "y"]
+    assert choose.out_funcs == ["x", "y"]
+    assert graph["x"].in_funcs == graph["y"].in_funcs == ["choose"]
     assert graph["end"].in_funcs == ["x", "y"]
-    assert not start.is_self_loop
+    assert not choose.is_self_loop
 
 
 def test_switch_self_loop():
@@ -300,7 +310,7 @@ def test_end_step_has_end_transition_even_with_a_body():
     assert end.type == "end"
 
 
-def test_a_step_that_is_neither_start_nor_end_can_have_the_end_transition_type(load):
+def test_step_without_next_is_parsed_as_end_and_reported(load):
     """A step without self.next is parsed as END (and reported by the linter); its type says so."""
     module = load(
         """
@@ -469,29 +479,52 @@ def test_unknown_target_is_kept_as_an_edge_but_not_linked(load):
     assert "missing" not in graph
 
 
-def test_flow_without_readable_source_reports_no_source():
-    namespace: dict = {}
-    source = textwrap.dedent(
-        """
-        from headwater import FlowSpec, step
+NO_SOURCE_FLOW = """
+from headwater import FlowSpec, step
 
-        class Hidden(FlowSpec):
-            @step
-            def start(self):
-                self.next(self.end)
+class Hidden(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
 
-            @step
-            def end(self):
-                pass
-        """
-    )
-    exec(compile(source, "<hidden flow>", "exec"), namespace)
-    graph = FlowGraph(namespace["Hidden"])
+    @step
+    def end(self):
+        pass
+"""
+
+
+def test_flow_whose_source_file_is_gone_reports_no_source(tmp_path, monkeypatch):
+    """The module is importable but its file no longer exists, so the steps cannot be parsed."""
+    module = ModuleType("hw_test_graph_gone")
+    module.__file__ = str(tmp_path / "gone.py")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    exec(compile(NO_SOURCE_FLOW, module.__file__, "exec"), module.__dict__)
+    graph = FlowGraph(module.Hidden)
     assert [p.rule for p in graph.problems] == ["no-source", "no-source"]
-    assert {p.file for p in graph.problems} == {"<hidden flow>"}
-    assert "`start`" in graph.problems[0].message
+    first = graph.problems[0]
+    assert (first.file, first.line) == (module.__file__, 5)
+    assert "`start`" in first.message
     # Without source the transitions are unknown.
     assert graph["start"].out_funcs == []
+
+
+def test_flow_of_a_module_missing_from_sys_modules_reports_no_source():
+    """exec'd code: the class's module is unknown, so the file is taken from the steps' code."""
+    namespace: dict = {"__name__": "hw_test_graph_nowhere"}
+    exec(compile(NO_SOURCE_FLOW, "<hidden flow>", "exec"), namespace)
+    graph = FlowGraph(namespace["Hidden"])
+    assert graph.file == "<hidden flow>"
+    assert [p.rule for p in graph.problems] == ["no-source", "no-source"]
+    assert {p.file for p in graph.problems} == {"<hidden flow>"}
+
+
+def test_flow_defined_in_a_main_module_without_file_reports_no_source(monkeypatch):
+    monkeypatch.setitem(sys.modules, "__main__", ModuleType("__main__"))
+    namespace: dict = {"__name__": "__main__"}
+    exec(compile(NO_SOURCE_FLOW, "<stdin>", "exec"), namespace)
+    graph = FlowGraph(namespace["Hidden"])
+    assert graph.file == "<stdin>"
+    assert [p.rule for p in graph.problems] == ["no-source", "no-source"]
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -583,8 +616,8 @@ def test_subclass_can_remove_a_step_by_overriding_it_with_a_non_step(load):
 
 def test_topological_order_puts_a_join_after_all_its_parents():
     assert names(FlowGraph(BranchFlow).topological()) == ["start", "a", "b", "join", "end"]
-    assert names(FlowGraph(SwitchFlow).topological()) == ["start", "x", "y", "end"]
-    assert names(FlowGraph(ForeachFlow).topological()) == ["start", "body", "join", "end"]
+    assert names(FlowGraph(SwitchFlow).topological()) == ["start", "choose", "x", "y", "end"]
+    assert names(FlowGraph(ForeachFlow).topological()) == ["start", "fan", "body", "join", "end"]
 
 
 def test_topological_order_ignores_a_self_loop():
@@ -629,12 +662,15 @@ def test_graph_to_dict_lists_steps_in_topological_order():
 
 
 def test_to_dict_of_foreach_and_switch_nodes():
-    foreach = FlowGraph(ForeachFlow)["start"].to_dict()
-    assert (foreach["transition"], foreach["foreach"], foreach["next"]) == (FOREACH, "items", ["body"])
-    switch = FlowGraph(SwitchFlow)["start"].to_dict()
-    assert (switch["transition"], switch["condition"]) == (SWITCH, "choice")
+    foreach = FlowGraph(ForeachFlow)["fan"].to_dict()
+    assert (foreach["type"], foreach["foreach"], foreach["next"]) == ("foreach", "items", ["body"])
+    switch = FlowGraph(SwitchFlow)["choose"].to_dict()
+    assert (switch["type"], switch["condition"]) == ("switch", "choice")
     assert switch["cases"] == {"x": "x", "y": "y", "z": "y"}
-    assert FlowGraph(LinearFlow)["middle"].to_dict()["decorators"] == ["retry:times=2", 'catch:print_exception=true,var="err"']
+    assert FlowGraph(LinearFlow)["middle"].to_dict()["decorators"] == [
+        "retry:times=2",
+        'catch:var="err"',
+    ]
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ class BrokenFlow(FlowSpec):
     out = result.output
     header = re.search(r"Step convert failed: task BrokenFlow/(\d+)/convert/(\d+), attempt 1 of 1:", out)
     assert header, out
-    traceback_text = out[header.end():].split("\nx convert:")[0].strip("\n")
+    traceback_text = out[header.end() :].split("\nx convert:")[0].strip("\n")
     lines = traceback_text.splitlines()
     assert lines[0] == "Traceback (most recent call last):"
     assert lines[1] == f'  File "{path}", line {line_of(path, "parse(self.raw)")}, in convert'
@@ -65,7 +65,9 @@ class BrokenFlow(FlowSpec):
     task = run["convert"].task
     assert task.exception.type == "ValueError"
     assert "twelve" in task.exception.message
-    assert f"line {line_of(path, 'parse(self.raw)')}, in convert" in task.stderr  # the stored log carries the traceback too
+    assert (
+        f"line {line_of(path, 'parse(self.raw)')}, in convert" in task.stderr
+    )  # the stored log carries the traceback too
     assert "resume --origin-run-id" in out
 
 

@@ -205,8 +205,14 @@ class DeepFlow(FlowSpec):
     )
     run = result.run
     assert run.data.paths == [
-        ["a", 1, True], ["a", 1, False], ["a", 2, True], ["a", 2, False],
-        ["b", 1, True], ["b", 1, False], ["b", 2, True], ["b", 2, False],
+        ["a", 1, True],
+        ["a", 1, False],
+        ["a", 2, True],
+        ["a", 2, False],
+        ["b", 1, True],
+        ["b", 1, False],
+        ["b", 2, True],
+        ["b", 2, False],
     ]
     l3 = sorted(run["l3"], key=lambda t: t.data.indices)
     assert l3[0].data.sizes == [2, 2, 2]

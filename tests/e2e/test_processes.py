@@ -145,7 +145,7 @@ def test_killed_runtime_takes_its_tasks_along_and_resume_finishes(sleepy, headwa
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "clone:  start (1 task), body (2 tasks)" in resumed.stdout
     assert sorted(p.name for p in markers.iterdir()) == ["started-2", "started-3"]  # only these re-ran
-    latest = [r for r in Run(f"SleepyFlow/{run_id}", _namespace_check=False)._ds.run_ids() if r != run_id][0]
+    latest = next(r for r in Run(f"SleepyFlow/{run_id}", _namespace_check=False)._ds.run_ids() if r != run_id)
     assert Run(f"SleepyFlow/{latest}", _namespace_check=False).data.values == [0, 10, 20, 30]
     assert no_temp_files(headwater_env / ".headwater") == []
 

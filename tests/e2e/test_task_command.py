@@ -66,10 +66,16 @@ def test_step_command_reproduces_every_task_of_a_run(flow_runner):
     for task in tasks:
         record = task._record
         args = [
-            sys.executable, str(path), "step", task.parent.id,
-            "--run-id", copy_id,
-            "--task-id", task.id,
-            "--input-paths", encode_input_paths(record["input_paths"]),
+            sys.executable,
+            str(path),
+            "step",
+            task.parent.id,
+            "--run-id",
+            copy_id,
+            "--task-id",
+            task.id,
+            "--input-paths",
+            encode_input_paths(record["input_paths"]),
         ]
         if record["split_index"] is not None:
             args += ["--split-index", str(record["split_index"])]
@@ -84,7 +90,7 @@ def test_step_command_reproduces_every_task_of_a_run(flow_runner):
     assert replay.end_task.data.summary == ([3, 6, 9], ["left", "right"])
 
 
-PLUGIN = '''
+PLUGIN = """
 import os
 from headwater import hookimpl
 
@@ -93,7 +99,7 @@ def before_task_launch(attempt, command):
     if attempt.step.name == "middle":
         command.executable = os.environ["HWTEST_WRAPPER"]
         command.env["HWTEST_REWRITTEN"] = f"{attempt.step.name}/{attempt.task_id}#{attempt.attempt}"
-'''
+"""
 
 
 def install_plugin(directory, name, source):

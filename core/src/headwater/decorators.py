@@ -52,10 +52,11 @@ class StepDecorator:
         return []
 
     def spec(self) -> str:
-        """``name:key=value,...`` with the explicit attributes, as ``--with`` takes it."""
-        if not self.explicit:
+        """``name:key=value,...`` with the attributes that differ from the defaults, as ``--with`` takes it."""
+        changed = sorted(k for k in self.attributes if self.attributes[k] != self.defaults.get(k))
+        if not changed:
             return self.name
-        parts = [f"{k}={json.dumps(self.attributes[k])}" for k in sorted(self.explicit)]
+        parts = [f"{k}={json.dumps(self.attributes[k])}" for k in changed]
         return f"{self.name}:{','.join(parts)}"
 
     def __getitem__(self, key: str) -> Any:
@@ -71,6 +72,8 @@ class StepDecorator:
         if value is None:
             return
         try:
+            if isinstance(value, bool) or (kind is int and isinstance(value, float) and not value.is_integer()):
+                raise ValueError(value)
             number = kind(value)
         except (TypeError, ValueError):
             raise DecoratorError(
@@ -113,7 +116,8 @@ class InvalidDecorator(StepDecorator):
         self.statically_defined = True
 
     def lint(self, graph: FlowGraph, step: StepNode) -> list[LintProblem]:
-        return [LintProblem("bad-decorator", self.error.message, self.error.hint or "", step.file, step.line)]
+        message = f"Step `{step.name}`: {self.error.message}"
+        return [LintProblem("bad-decorator", message, self.error.hint or "", step.file, step.line)]
 
 
 def definition_problems(func: Any) -> list[str]:
@@ -141,12 +145,12 @@ def attach(func: F, deco: StepDecorator) -> F:
 
 def apply(cls: type[StepDecorator], func: Any, **attributes: Any) -> Any:
     """Support both ``@deco`` and ``@deco(key=value)`` for a decorator class."""
-    if func is not None:
-        return attach(func, cls())
     try:
-        deco = cls(attributes)
+        deco: StepDecorator = cls() if func is not None else cls(attributes)
     except DecoratorError as e:
         deco = InvalidDecorator(cls.name, e)
+    if func is not None:
+        return attach(func, deco)
     return lambda f: attach(f, deco)
 
 
@@ -157,10 +161,15 @@ def split_spec(spec: str) -> tuple[str, dict[str, Any]]:
     attributes: dict[str, Any] = {}
     if not rest.strip():
         return name, attributes
-    parts, depth, quote, current = [], 0, "", ""
+    parts, depth, quote, current, escaped = [], 0, "", "", False
     for ch in rest:
         if quote:
-            quote = "" if ch == quote else quote
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = ""
         elif ch in "\"'":
             quote = ch
         elif ch in "[{(":

@@ -86,6 +86,9 @@ class StepNode:
         clone = object.__new__(StepNode)
         clone.__dict__.update(self.__dict__)
         clone.decorators = list(self.decorators)
+        clone.out_funcs = list(self.out_funcs)
+        clone.in_funcs = list(self.in_funcs)
+        clone.switch_cases = dict(self.switch_cases)
         return clone
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,10 +118,10 @@ class FlowGraph:
         self.flow = flow
         self.nodes: dict[str, StepNode] = {}
         self.problems: list[LintProblem] = []
-        self.file = inspect.getsourcefile(flow) or "<unknown>"
         for name, func in _step_functions(flow):
             node = _parse_step(name, func, self.problems)
             self.nodes[name] = node
+        self.file = _source_file(flow, self.nodes)
         self.nodes = dict(sorted(self.nodes.items(), key=lambda kv: (kv[1].file, kv[1].line)))
         for node in self.nodes.values():
             for target in node.out_funcs:
@@ -216,6 +219,17 @@ def _step_functions(flow: type) -> list[tuple[str, Any]]:
     return list(steps.items())
 
 
+def _source_file(flow: type, nodes: dict[str, StepNode]) -> str:
+    """The file the flow class is written in (its steps' file when the module cannot say)."""
+    try:
+        found = inspect.getsourcefile(flow)
+    except (TypeError, OSError):  # a class whose module is not in sys.modules, or typed at a prompt
+        found = None
+    if found:
+        return found
+    return next((node.file for node in nodes.values()), "<unknown>")
+
+
 _ast_cache: dict[str, dict[int, ast.FunctionDef | ast.AsyncFunctionDef]] = {}
 
 
@@ -281,7 +295,7 @@ def _parse_transition(
     body = list(fdef.body)
     tail = body[-1] if body else None
     tail_call = tail.value if isinstance(tail, ast.Expr) else None
-    if tail_call is not None and _is_self_next(tail_call):
+    if tail_call is not None and _is_self_next(tail_call) and node.name != "end":
         assert isinstance(tail_call, ast.Call)
         node.next_line = tail_call.lineno
         _parse_next_call(node, tail_call, problems)

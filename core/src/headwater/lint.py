@@ -26,19 +26,22 @@ def check(graph: FlowGraph) -> list[LintProblem]:
     from headwater.parameters import parameter_problems
 
     problems = list(graph.problems)
-    for message, hint, file, line in parameter_problems(graph.flow):
-        problems.append(LintProblem("bad-parameter", message, hint, file, line))
-    defined = {n for k in graph.flow.__mro__ if k is not _flowspec() and issubclass(k, _flowspec()) for n in vars(k)}
-    for name in sorted(RESERVED_NAMES & defined - set(graph.nodes)):
-        problems.append(
-            LintProblem(
-                "reserved-name",
-                f"{graph.name} defines `{name}`, a name FlowSpec uses itself.",
-                "Rename it.",
-                graph.file,
-                None,
+    for message, hint, param_file, param_line in parameter_problems(graph.flow):
+        problems.append(LintProblem("bad-parameter", message, hint, param_file, param_line))
+    for klass in graph.flow.__mro__:
+        if klass in (_flowspec(), object):
+            continue
+        for name in sorted(RESERVED_NAMES & set(vars(klass)) - set(graph.nodes)):
+            file, line = _definition_line(klass, name)
+            problems.append(
+                LintProblem(
+                    "reserved-name",
+                    f"{klass.__name__} defines `{name}`, a name FlowSpec uses itself.",
+                    "Rename it.",
+                    file or graph.file,
+                    line,
+                )
             )
-        )
     nodes = graph.nodes
     anchor = nodes.get("start") or next(iter(nodes.values()), None)
     where = (anchor.file, anchor.line) if anchor else (graph.file, None)
@@ -62,6 +65,25 @@ def check(graph: FlowGraph) -> list[LintProblem]:
     if not problems:
         problems += _check_scopes(graph)
     return sorted(problems, key=lambda p: (p.file or "", p.line or 0))
+
+
+def _definition_line(klass: type, name: str) -> tuple[str | None, int | None]:
+    """Where ``name`` is assigned in the body of ``klass`` (only used to report an error)."""
+    import ast
+    import inspect
+    import textwrap
+
+    try:
+        lines, first = inspect.getsourcelines(klass)
+        file = inspect.getsourcefile(klass)
+    except (OSError, TypeError):
+        return None, None
+    class_def = ast.parse(textwrap.dedent("".join(lines))).body[0]
+    for statement in getattr(class_def, "body", []):
+        targets = getattr(statement, "targets", None) or [getattr(statement, "target", None)]
+        if any(getattr(t, "id", None) == name for t in targets):
+            return file, first + statement.lineno - 1
+    return file, first
 
 
 def _flowspec() -> type:
@@ -191,6 +213,8 @@ def _describe(scope: tuple[tuple[str, str | None], ...]) -> str:
 def _check_scopes(graph: FlowGraph) -> list[LintProblem]:
     """Give each step its enclosing splits; a step reached with two different scopes is an error."""
     nodes = graph.nodes
+    for node in nodes.values():  # computed afresh each time, so checking twice gives the same answer
+        node.scope, node.matching_join, node.matching_split = (), None, None
     found: list[LintProblem] = []
     scopes: dict[str, tuple[tuple[str, str | None], ...]] = {"start": ()}
     closes: dict[str, set[str]] = {}
@@ -300,10 +324,10 @@ def _check_scopes(graph: FlowGraph) -> list[LintProblem]:
 def lint(graph: FlowGraph, flow: type[FlowSpec] | None = None, plugins: bool = True) -> None:
     """Raise a ``GraphError`` listing every problem of the graph (core rules and plugins' rules)."""
     problems = check(graph)
-    if plugins and not problems and flow is not None:
+    if plugins and not problems:
         from headwater.plugins import hook
 
-        for extra in hook().check_graph(graph=graph, flow=flow):
+        for extra in hook().check_graph(graph=graph, flow=flow or graph.flow):
             problems += extra or []
     if problems:
         raise GraphError(graph.name, problems)

@@ -190,11 +190,15 @@ class Parameter:
         if isinstance(value, self.type) and not (self.type is int and isinstance(value, bool)):
             return value
         try:
+            if self.type is int and isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            if self.type is bool and value not in (0, 1):
+                raise ValueError(value)
             return self.type(value)
         except (TypeError, ValueError):
             raise ParameterError(
                 f"--{self.name}: {value!r} is not a valid {self.type.__name__}.",
-                f"Pass a {self.type.__name__}, e.g. --{self.name} {self.type(1) if self.type in (int, float) else 'value'}.",
+                f"Pass {'an' if self.type is int else 'a'} {self.type.__name__}, e.g. --{self.name} {self.type(1) if self.type in (int, float) else 'value'}.",
             ) from None
 
     def resolve(self, given: Any, context: ParameterContext) -> Any:
@@ -219,12 +223,15 @@ class Parameter:
 
 def builtins_type(value: Any) -> Any:
     kind = type(value)
-    return kind if kind in (str, int, float, bool) else JSONType if isinstance(value, (dict, list)) else str
+    return kind if kind in (str, int, float, bool) else JSONType if isinstance(value, (dict, list, tuple)) else str
 
 
 def _call_default(param: Parameter, func: Callable[..., Any], context: ParameterContext) -> Any:
     try:
-        takes_context = len(inspect.signature(func).parameters) > 0
+        try:
+            takes_context = len(inspect.signature(func).parameters) > 0
+        except (TypeError, ValueError):  # a builtin without a signature, such as time.time
+            takes_context = False
         return func(context) if takes_context else func()
     except ParameterError:
         raise

@@ -27,7 +27,7 @@ def write_flow(directory: str | os.PathLike[str], source: str, filename: str = "
     path.write_text(text, encoding="utf-8")
     name = _flow_class_name(path)
     if name and "__main__" not in text:
-        path.write_text(f"{text.rstrip()}\n\n\nif __name__ == \"__main__\":\n    {name}()\n", encoding="utf-8")
+        path.write_text(f'{text.rstrip()}\n\n\nif __name__ == "__main__":\n    {name}()\n', encoding="utf-8")
     return path
 
 

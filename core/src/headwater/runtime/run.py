@@ -223,7 +223,9 @@ def execute_run(
         sys.stderr.write(f"headwater: warning: an after_run hook failed: {type(e).__name__}: {e}\n")
     if not summary.succeeded:
         command = f"python {os.path.basename(state.flow_file)} resume --origin-run-id {run_id}"
-        summary.hint = f"Resume it with: {command}" if summary.interrupted else f"Fix the problem, then resume: {command}"
+        summary.hint = (
+            f"Resume it with: {command}" if summary.interrupted else f"Fix the problem, then resume: {command}"
+        )
     display.finish(summary)
     if summary.succeeded:
         return 0

@@ -26,7 +26,7 @@ from headwater.datastore.records import PARAMETERS_STEP, PARAMETERS_TASK
 from headwater.graph import END, FOREACH, StepNode
 from headwater.runtime.context import RunContext, TaskAttempt, TaskCommand, TaskPolicy, encode_input_paths
 from headwater.runtime.display import PlainDisplay, RunSummary, StepProgress
-from headwater.runtime.launch import CliRunner, Worker, launch
+from headwater.runtime.launch import CliRunner, Worker, launch, warm_up
 from headwater.runtime.resume import ClonePlan, TaskKey
 
 #: Seconds a stopped task gets to exit after SIGTERM before it is killed.
@@ -101,6 +101,7 @@ class Scheduler:
         self.deadlines: dict[int, float] = {}
         self.launched: dict[str, PendingTask] = {}
         self.interrupts = 0
+        warm_up()
 
     # -- setup ----------------------------------------------------------------------------------------------
 
