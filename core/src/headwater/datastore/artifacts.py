@@ -2,9 +2,17 @@
 
 A manifest maps an artifact name to ``{"key", "size", "type", "serializer"}`` (plus ``"info"`` when the
 serializer has some). ``ArtifactSource`` reads one task's artifacts lazily and remembers what it loaded,
-so that persisting a task can pass down, by key, every artifact the step only read: an immutable value
-is never serialized again, and a mutable one is re-serialized only to check whether the step changed it
-in place (as in Metaflow, such a change is kept).
+so that persisting a task can pass down, by key, every artifact the step only read. As in Metaflow, a
+change made in place (``self.rows.append(x)``) is kept, so a loaded value is checked before its key is
+reused, as cheaply as its type allows:
+
+- an immutable value (numbers, strings, bytes, tuples of those) cannot have changed;
+- a list, dict or set of immutable values is compared, element by element, by identity with a
+  snapshot of references taken when it was loaded (no serialization);
+- anything else is serialized again and hashed: an unchanged value costs a hash, never a write.
+
+New blobs are hashed and written on a small thread pool while the next artifact is serialized, so a
+step that stores several large artifacts uses both the disk and every core.
 """
 
 from __future__ import annotations
@@ -12,7 +20,11 @@ from __future__ import annotations
 import datetime
 import decimal
 import fractions
+import operator
+import os
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import chain
 from typing import Any
 
 from headwater.datastore.cas import ContentAddressedStore, blob_key
@@ -41,6 +53,9 @@ _IMMUTABLE = (
 )
 
 
+_IMMUTABLE_SET = frozenset(_IMMUTABLE)
+
+
 def is_immutable(value: Any, budget: int = 1000) -> bool:
     """True when ``value`` cannot change in place (tuples and frozensets are checked, up to a budget)."""
     if type(value) in _IMMUTABLE:  # subclasses may carry mutable state
@@ -48,6 +63,50 @@ def is_immutable(value: Any, budget: int = 1000) -> bool:
     if type(value) in (tuple, frozenset) and len(value) <= budget:
         return all(is_immutable(item, budget // 4) for item in value)
     return False
+
+
+def _scalars_only(items: Iterable[Any]) -> bool:
+    return set(map(type, items)) <= _IMMUTABLE_SET
+
+
+def snapshot(value: Any) -> tuple[Any, ...] | None:
+    """References to compare with later, for a list, dict or set whose elements cannot change in place.
+
+    Elements may be scalars or tuples of scalars (records); the type checks run at C speed (``map``).
+    None when the value is not of that shape (it will be serialized again to be checked).
+    """
+    kind = type(value)
+    if kind is set:
+        return (kind, frozenset(value)) if _scalars_only(value) else None
+    items: Any
+    if kind is list:
+        items = value
+    elif kind is dict:
+        if not _scalars_only(value.keys()):
+            return None
+        items = value.values()
+    else:
+        return None
+    types = set(map(type, items))
+    records = items if types == {tuple} else (x for x in items if type(x) is tuple)
+    if types <= _IMMUTABLE_SET or (types <= _IMMUTABLE_SET | {tuple} and _scalars_only(chain.from_iterable(records))):
+        return (kind, list(value.items()) if kind is dict else list(value))
+    return None
+
+
+def unchanged(value: Any, taken: tuple[Any, ...]) -> bool:
+    """Whether ``value`` still holds exactly the references ``snapshot`` took."""
+    kind, refs = taken
+    if type(value) is not kind or len(value) != len(refs):
+        return False
+    if kind is set:
+        return bool(value == refs)
+    if kind is dict:
+        pairs = value.items()
+        return all(map(operator.is_, (k for k, _ in pairs), (k for k, _ in refs))) and all(
+            map(operator.is_, value.values(), (v for _, v in refs))
+        )
+    return all(map(operator.is_, value, refs))
 
 
 def type_name(value: Any) -> str:
@@ -125,6 +184,8 @@ class ArtifactSource:
         self.manifest = manifest
         self.where = where
         self.loaded: dict[str, Any] = {}
+        #: For loaded containers of immutable values: references to detect in-place changes cheaply.
+        self.snapshots: dict[str, tuple[Any, ...]] = {}
 
     def __contains__(self, name: str) -> bool:
         return name in self.manifest
@@ -135,8 +196,45 @@ class ArtifactSource:
     def get(self, name: str) -> Any:
         """The value of artifact ``name``; KeyError when this task has none by that name."""
         if name not in self.loaded:
-            self.loaded[name] = load(self.cas, name, self.manifest[name], self.where)
+            value = load(self.cas, name, self.manifest[name], self.where)
+            self.loaded[name] = value
+            taken = snapshot(value)
+            if taken is not None:
+                self.snapshots[name] = taken
         return self.loaded[name]
+
+
+#: Blobs at least this large are hashed and written on the pool; smaller ones right away.
+_BACKGROUND_BYTES = 1 << 20
+
+
+class _Writer:
+    """Saves blobs, the large ones on a thread pool made on first use (small tasks never start one)."""
+
+    def __init__(self, cas: ContentAddressedStore) -> None:
+        self.cas = cas
+        self.pool: ThreadPoolExecutor | None = None
+        self.pending: list[tuple[str, Entry, Future[Any]]] = []
+
+    def save(self, manifest: Manifest, name: str, entry: Entry, buffers: list[Any], key: str | None = None) -> None:
+        if sum(memoryview(b).nbytes for b in buffers) < _BACKGROUND_BYTES:
+            ref = self.cas.save(buffers, key)
+            entry.update(key=ref.key, size=ref.size)
+            manifest[name] = entry
+            return
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))
+        self.pending.append((name, entry, self.pool.submit(self.cas.save, buffers, key)))
+
+    def finish(self, manifest: Manifest) -> None:
+        try:
+            for name, entry, future in self.pending:
+                ref = future.result()
+                entry.update(key=ref.key, size=ref.size)
+                manifest[name] = entry
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown()
 
 
 def persist(
@@ -148,25 +246,29 @@ def persist(
 ) -> Manifest:
     """The manifest of a finished step: ``passdown`` updated with every value set or touched by the step.
 
-    A value that is the very object loaded from ``source`` keeps its entry when it is immutable, or when
-    serializing it again gives the same key; anything else is stored as a new blob (or found already
-    stored, since blobs are deduplicated by content).
+    A value that is the very object loaded from ``source`` keeps its entry when it cannot have changed
+    (see the module docstring); anything else is stored as a new blob, or found already stored, since
+    blobs are deduplicated by content.
     """
     manifest = dict(passdown)
-    for name, value in values:
-        if source is not None and name in source.loaded and source.loaded[name] is value:
-            entry = source.manifest[name]
-            if is_immutable(value):
-                manifest[name] = entry
+    writer = _Writer(cas)
+    try:
+        for name, value in values:
+            if source is not None and name in source.loaded and source.loaded[name] is value:
+                entry = source.manifest[name]
+                taken = source.snapshots.get(name)
+                if is_immutable(value) or (taken is not None and unchanged(value, taken)):
+                    manifest[name] = entry
+                    continue
+                buffers, fresh = serialize(name, value, where)
+                key = blob_key(buffers)
+                if key == entry["key"]:
+                    manifest[name] = entry
+                    continue
+                writer.save(manifest, name, fresh, buffers, key)
                 continue
             buffers, fresh = serialize(name, value, where)
-            key = blob_key(buffers)
-            if key == entry["key"]:
-                manifest[name] = entry
-                continue
-            ref = cas.save(buffers, key=key)
-            fresh.update(key=ref.key, size=ref.size)
-            manifest[name] = fresh
-            continue
-        manifest[name] = store(cas, name, value, where)
+            writer.save(manifest, name, fresh, buffers)
+    finally:
+        writer.finish(manifest)
     return manifest

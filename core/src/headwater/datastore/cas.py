@@ -111,21 +111,48 @@ class ContentAddressedStore:
     def load(self, key: str, writable: bool = True) -> list[Any]:
         """The buffers of blob ``key``, verified against the key.
 
-        ``writable=True`` returns ``bytearray`` buffers (numpy arrays unpickled on them stay writable);
-        otherwise ``bytes``.
+        With ``writable=True`` the buffers can be written (numpy arrays unpickled on them stay writable):
+        private memory mappings of the file where the backend can map (nothing is copied), otherwise
+        ``bytearray``. With ``writable=False``: read-only mappings or ``bytes``.
         """
         path = self.path(key)
         try:
-            stream = self.storage.open(path)
+            mapped = self.storage.map(path, writable)
+            buffers = self._from_mapping(mapped, key, path) if mapped is not None else None
+            if buffers is None:
+                with self.storage.open(path) as stream:
+                    buffers = self._read(stream, key, path, writable)
         except FileNotFoundError:
             raise BlobNotFound(
                 f"Blob {key} is missing from {self.storage.uri(path)}.",
                 "The datastore was cleaned or moved; re-run the step that produced it.",
             ) from None
-        with stream:
-            buffers = self._read(stream, key, path, writable)
         if blob_key(buffers) != key:
             raise self._corrupt(key, path, "its content does not match its key")
+        return buffers
+
+    def _from_mapping(self, mapped: Any, key: str, path: str) -> list[Any] | None:
+        """Buffers as views of a memory mapping (no copy); None when the blob is compressed."""
+        view = memoryview(mapped)
+        if len(view) < _HEAD.size:
+            raise self._corrupt(key, path, "it is truncated")
+        magic, codec, count = _HEAD.unpack_from(view)
+        if magic != MAGIC or codec not in (CODEC_NONE, CODEC_ZSTD) or count > 1 << 20:
+            raise self._corrupt(key, path, "its header is not a Headwater blob header")
+        if codec != CODEC_NONE:
+            return None
+        offset = _HEAD.size + _SIZES.size * count
+        if len(view) < offset:
+            raise self._corrupt(key, path, "it is truncated")
+        buffers = []
+        for i in range(count):
+            raw, stored = _SIZES.unpack_from(view, _HEAD.size + i * _SIZES.size)
+            if raw != stored or offset + raw > len(view):
+                raise self._corrupt(key, path, "it is truncated (its header announces more bytes than it holds)")
+            buffers.append(view[offset : offset + raw])
+            offset += raw
+        if offset != len(view):
+            raise self._corrupt(key, path, "it has trailing bytes")
         return buffers
 
     def _read(self, stream: Any, key: str, path: str, writable: bool) -> list[Any]:

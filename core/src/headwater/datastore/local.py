@@ -7,8 +7,9 @@ a workflow runtime meets; durability across a power loss is the file system's bu
 
 from __future__ import annotations
 
+import mmap
 import os
-from typing import IO
+from typing import IO, Any
 
 from headwater.config import HEADWATER_DIR, find_upwards
 from headwater.datastore.storage import Chunks, StorageBackend
@@ -79,6 +80,13 @@ class LocalStorage(StorageBackend):
 
     def open(self, path: str) -> IO[bytes]:
         return open(self._full(path), "rb")
+
+    def map(self, path: str, writable: bool) -> Any | None:
+        with open(self._full(path), "rb") as f:
+            if os.fstat(f.fileno()).st_size == 0:
+                return None
+            access = mmap.ACCESS_COPY if writable else mmap.ACCESS_READ
+            return mmap.mmap(f.fileno(), 0, access=access)
 
     def get(self, path: str) -> bytes:
         with open(self._full(path), "rb") as f:

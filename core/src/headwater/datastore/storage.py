@@ -47,6 +47,14 @@ class StorageBackend(ABC):
         with self.open(path) as f:
             return f.read()
 
+    def map(self, path: str, writable: bool) -> Any | None:
+        """The object at ``path`` mapped into memory (a buffer), or None when this backend cannot map.
+
+        ``writable=True`` asks for a private mapping: writes change this process's copy, never the object.
+        Backends that keep bytes elsewhere (S3) return None and the object is read instead.
+        """
+        return None
+
     @abstractmethod
     def exists(self, path: str) -> bool: ...
 
