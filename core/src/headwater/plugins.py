@@ -93,7 +93,9 @@ def _hook_names(pm: pluggy.PluginManager, plugin: object) -> list[str]:
     return sorted(caller.name for caller in (pm.get_hookcallers(plugin) or []) if caller.has_spec())
 
 
-def _register(state: _State, plugin: object, name: str, module: str, builtin: bool, dist: Any = None) -> None:
+def _register(
+    state: _State, plugin: object, name: str, module: str, builtin: bool, dist: EntryPoint | None = None
+) -> None:
     """Register one plugin object, built-in or from an entry point; the single path for both."""
     pm = state.pm
     unknown = [
@@ -111,7 +113,7 @@ def _register(state: _State, plugin: object, name: str, module: str, builtin: bo
 
         info.distribution, info.version = "headwater", __version__
     elif dist is not None:
-        info.distribution = dist.metadata["name"]
+        info.distribution = dist.distribution
         info.version = dist.version
     state.infos[name] = info
 
@@ -124,6 +126,83 @@ def _load_builtins(state: _State) -> None:
         _register(state, importlib.import_module(module), name, module, builtin=True)
 
 
+@dataclass(frozen=True)
+class EntryPoint:
+    """One ``name = module:attr`` line of an installed distribution's ``[headwater]`` entry points."""
+
+    name: str
+    value: str
+    distribution: str
+    version: str
+
+    def load(self) -> object:
+        module_name, _, attrs = self.value.partition(":")
+        found: object = importlib.import_module(module_name.strip())
+        for attr in filter(None, attrs.strip().split(".")):
+            found = getattr(found, attr)
+        return found
+
+
+def _distribution_name(info_dir: str, entry: str) -> tuple[str, str]:
+    """Name and version of a ``*.dist-info`` / ``*.egg-info`` folder, from its metadata file."""
+    for filename in ("METADATA", "PKG-INFO"):
+        try:
+            with open(os.path.join(entry, info_dir, filename), encoding="utf-8") as f:
+                fields = {}
+                for line in f:
+                    if not line.strip():
+                        break
+                    key, _, value = line.partition(":")
+                    fields[key.strip().lower()] = value.strip()
+                return fields.get("name", info_dir), fields.get("version", "?")
+        except OSError:
+            continue
+    stem = info_dir.rsplit(".", 1)[0]
+    name, _, version = stem.partition("-")
+    return name, version or "?"
+
+
+def scan_entry_points(group: str = ENTRY_POINT_GROUP, path: list[str] | None = None) -> list[EntryPoint]:
+    """Entry points of ``group`` declared by the distributions on ``sys.path``, first found first.
+
+    Reads ``entry_points.txt`` of each ``*.dist-info``/``*.egg-info`` folder directly: the same answer as
+    ``importlib.metadata``, without importing it (and ``email``, ``zipfile``, ...), which would cost a
+    run of the CLI and every notebook that reads runs tens of milliseconds.
+    """
+    found: list[EntryPoint] = []
+    seen_dists: set[str] = set()
+    header = f"[{group}]"
+    for entry in path if path is not None else sys.path:
+        directory = entry or os.getcwd()
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            continue
+        for info_dir in names:
+            if not info_dir.endswith((".dist-info", ".egg-info")):
+                continue
+            try:
+                with open(os.path.join(directory, info_dir, "entry_points.txt"), encoding="utf-8") as f:
+                    text = f.read()
+            except OSError:
+                continue
+            if header not in text:
+                continue
+            dist, version = _distribution_name(info_dir, directory)
+            if dist.lower().replace("_", "-") in seen_dists:
+                continue  # the same distribution again, later on the path: the first one is imported
+            seen_dists.add(dist.lower().replace("_", "-"))
+            section = None
+            for line in text.splitlines():
+                line = line.strip()
+                if line.startswith("["):
+                    section = line
+                elif section == header and "=" in line and not line.startswith(("#", ";")):
+                    name, _, value = line.partition("=")
+                    found.append(EntryPoint(name.strip(), value.strip(), dist, version))
+    return found
+
+
 def _load_entry_points(state: _State) -> None:
     """Import every module of the ``headwater`` entry-point group, isolating failures."""
     state.entry_points_loaded = True
@@ -131,29 +210,26 @@ def _load_entry_points(state: _State) -> None:
     blocked = _env_list("HEADWATER_DISABLE_PLUGINS") or set()
     if allowed is not None and not allowed:
         return
-    from importlib.metadata import distributions
-
     seen: set[str] = set()
-    for dist in distributions():
-        for ep in dist.entry_points:
-            if ep.group != ENTRY_POINT_GROUP or ep.name in seen:
-                continue
-            seen.add(ep.name)
-            if ep.name in blocked or (allowed is not None and ep.name not in allowed):
-                continue
-            if state.pm.get_plugin(ep.name) is not None:
-                _warn(f"plugin {ep.name!r} from {dist.metadata['name']} clashes with a built-in; ignored.")
-                continue
-            try:
-                plugin = ep.load()
-                _register(state, plugin, ep.name, ep.value, builtin=False, dist=dist)
-            except Exception as e:  # a broken plugin must not break the others
-                reason = f"{type(e).__name__}: {e}"
-                state.failed[ep.name] = reason
-                _warn(
-                    f"plugin {ep.name!r} ({dist.metadata['name']} {dist.version}) failed to load and is "
-                    f"ignored: {reason}. Reinstall or fix it, or set HEADWATER_DISABLE_PLUGINS={ep.name}."
-                )
+    for ep in scan_entry_points():
+        if ep.name in seen:
+            continue
+        seen.add(ep.name)
+        if ep.name in blocked or (allowed is not None and ep.name not in allowed):
+            continue
+        if state.pm.get_plugin(ep.name) is not None:
+            _warn(f"plugin {ep.name!r} from {ep.distribution} clashes with a built-in; ignored.")
+            continue
+        try:
+            plugin = ep.load()
+            _register(state, plugin, ep.name, ep.value, builtin=False, dist=ep)
+        except Exception as e:  # a broken plugin must not break the others
+            reason = f"{type(e).__name__}: {e}"
+            state.failed[ep.name] = reason
+            _warn(
+                f"plugin {ep.name!r} ({ep.distribution} {ep.version}) failed to load and is "
+                f"ignored: {reason}. Reinstall or fix it, or set HEADWATER_DISABLE_PLUGINS={ep.name}."
+            )
 
 
 def _trace_writer(message: str) -> None:
