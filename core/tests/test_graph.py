@@ -284,16 +284,16 @@ def test_switch_records_condition_cases_and_distinct_targets():
     assert choose.out_funcs == ["x", "y"]
     assert graph["x"].in_funcs == graph["y"].in_funcs == ["choose"]
     assert graph["end"].in_funcs == ["x", "y"]
-    assert not choose.is_self_loop
+    assert "choose" not in choose.out_funcs  # not a loop
 
 
 def test_switch_self_loop():
     graph = FlowGraph(LoopFlow)
     poll = graph["poll"]
-    assert poll.is_self_loop
+    assert "poll" in poll.out_funcs and poll.transition == "switch"  # a self-loop
     assert poll.out_funcs == ["poll", "end"]
     assert poll.in_funcs == ["start", "poll"]
-    assert not graph["start"].is_self_loop
+    assert "start" not in graph["start"].out_funcs
 
 
 def test_switch_case_keys_keep_their_literal_type_but_to_dict_uses_strings():

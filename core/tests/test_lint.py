@@ -1142,3 +1142,76 @@ def test_plugin_rules_do_not_run_when_core_rules_fail(load, extra_rule):
         lint.lint(FlowGraph(module.F), module.F)
     assert [p.rule for p in info.value.problems] == ["join-signature"]
     assert extra_rule.calls == 0
+
+
+def test_split_straight_into_its_join(load):
+    module = load(
+        """
+        class F(FlowSpec):
+            @step
+            def start(self):
+                self.next(self.a, self.join)
+
+            @step
+            def a(self):
+                self.next(self.join)
+
+            @step
+            def join(self, inputs):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+        """
+    )
+    problem = only(check(module), "split-to-join")
+    assert problem.line == line(module, "self.next(self.a, self.join)")
+    assert "`start` splits straight into the join `join`" in problem.message
+
+
+def test_foreach_straight_into_a_join(load):
+    module = load(
+        """
+        class F(FlowSpec):
+            @step
+            def start(self):
+                self.items = [1, 2]
+                self.next(self.join, foreach="items")
+
+            @step
+            def join(self, inputs):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+        """
+    )
+    assert only(check(module), "split-to-join").line == line(module, 'foreach="items"')
+
+
+def test_the_same_branch_twice(load):
+    module = load(
+        """
+        class F(FlowSpec):
+            @step
+            def start(self):
+                self.next(self.a, self.a)
+
+            @step
+            def a(self):
+                self.next(self.join)
+
+            @step
+            def join(self, inputs):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+        """
+    )
+    problem = only(check(module), "duplicate-target")
+    assert problem.line == line(module, "self.next(self.a, self.a)")
+    assert "names the same step twice" in problem.message

@@ -109,7 +109,7 @@ def test_run_step_task_artifact(runs):
     assert run["start"].task.stdout == "starting\n"
 
     failed = Run(f"ClientFlow/{bad.run_id}")
-    assert failed.finished and not failed.successful and failed.data is None
+    assert failed.status == "failed" and not failed.finished and not failed.successful and failed.data is None
     broken = [t for t in failed["body"] if not t.successful]
     assert len(broken) == 1 and broken[0].exception.type == "RuntimeError"
     assert "second item is bad" in broken[0].exception.traceback

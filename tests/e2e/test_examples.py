@@ -80,7 +80,7 @@ def test_resume_walkthrough(example):
     first = run_flow(path, "run")
     assert first.returncode == 1
     assert "validation failed" in first.output
-    assert first.run.finished and not first.run.successful
+    assert first.run.status == "failed" and not first.run.successful
 
     second = run_flow(path, "resume", env={"RESUME_DEMO_FIXED": "1"})
     assert second.returncode == 0, second.output

@@ -61,7 +61,7 @@ class BrokenFlow(FlowSpec):
     assert "headwater" not in traceback_text.replace(str(path), "")  # no framework frames
     assert "Internal error" not in out
     run = result.run
-    assert run.finished and not run.successful
+    assert run.status == "failed" and not run.successful
     task = run["convert"].task
     assert task.exception.type == "ValueError"
     assert "twelve" in task.exception.message

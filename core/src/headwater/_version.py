@@ -1,1 +1,3 @@
+"""The installed version of Headwater (kept equal to ``core/pyproject.toml``)."""
+
 __version__ = "0.1.0"

@@ -79,6 +79,31 @@ def _config_files(cwd: str | None = None) -> list[str]:
     return files
 
 
+def remember_datastore(root: str) -> None:
+    """Note a local datastore a run used, so a client that finds none can say where they are."""
+    path = os.path.join(profile_home(), "datastores.json")
+    try:
+        known = [r for r in _read_json(path).get("roots", []) if r != root]
+        os.makedirs(profile_home(), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({"roots": [root, *known][:20]}, f)
+        os.replace(tmp, path)
+        _file_cache.pop(path, None)
+    except (OSError, ConfigError):
+        pass  # a read-only home only loses the hint
+
+
+def known_datastores() -> list[str]:
+    """Local datastores runs have used, most recent first (those that still exist)."""
+    path = os.path.join(profile_home(), "datastores.json")
+    try:
+        roots = _read_json(path).get("roots", [])
+    except ConfigError:
+        return []
+    return [r for r in roots if isinstance(r, str) and os.path.isdir(r)]
+
+
 def get(name: str, default: Any = None, cwd: str | None = None) -> Any:
     """The configured value of ``name`` (lower case), following the documented order."""
     env = os.environ.get("HEADWATER_" + name.upper())

@@ -86,7 +86,11 @@ class StepDecorator:
 
 
 class FlowDecorator:
-    """Base of decorators applied to the ``FlowSpec`` class itself."""
+    """Base of decorators applied to the ``FlowSpec`` class itself (``@schedule``, ``@project``).
+
+    Like step decorators they only record what was asked: ``MyDecorator(daily=True)(FlowClass)`` adds
+    itself to the class, and plugins read it from ``graph.flow_decorators``.
+    """
 
     name: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}
@@ -101,8 +105,18 @@ class FlowDecorator:
             )
         self.attributes = {**self.defaults, **given}
 
+    def __call__(self, flow: type) -> type:
+        applied: list[FlowDecorator] = flow.__dict__.get("__hw_flow_decorators__") or []
+        if any(d.name == self.name for d in applied):
+            raise DecoratorError(f"@{self.name} is given twice on {flow.__name__}.", "Keep one.")
+        flow.__hw_flow_decorators__ = [self, *applied]  # type: ignore[attr-defined]
+        return flow
+
     def __getitem__(self, key: str) -> Any:
         return self.attributes[key]
+
+    def __repr__(self) -> str:
+        return f"@{self.name}({', '.join(f'{k}={v!r}' for k, v in self.attributes.items())})"
 
 
 class InvalidDecorator(StepDecorator):

@@ -141,12 +141,6 @@ class NamespaceError(HeadwaterError):
     headline = "Not in namespace"
 
 
-class RunFailed(HeadwaterError):
-    """A run ended with a failed task; the failure itself has already been reported."""
-
-    headline = "Run failed"
-
-
 class ResumeError(HeadwaterError):
     """A resume cannot start (no origin run, unknown step)."""
 

@@ -111,7 +111,7 @@ class FlowSpec:
         if task is None:
             raise StepUsageError(
                 f"{what} only works inside a running step.",
-                f"Run the flow: python {type(self).__module__}.py run",
+                f"Run the flow: python {self.script_name or 'flow.py'} run",
             )
         return task
 
@@ -125,6 +125,12 @@ class FlowSpec:
     def name(self) -> str:
         """The flow's name (its class name)."""
         return type(self).__name__
+
+    @name.setter
+    def name(self, value: Any) -> None:
+        raise StepUsageError(
+            "`name` is reserved: it is the flow's name.", "Store the value under another name, e.g. self.model_name."
+        )
 
     @property
     def script_name(self) -> str:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from headwater.exceptions import LintProblem
 
 if TYPE_CHECKING:
-    from headwater.decorators import StepDecorator
+    from headwater.decorators import FlowDecorator, StepDecorator
     from headwater.flowspec import FlowSpec
 
 LINEAR, SPLIT, FOREACH, SWITCH, END = "linear", "split", "foreach", "switch", "end"
@@ -55,10 +55,6 @@ class StepNode:
     @property
     def is_join(self) -> bool:
         return self.num_args >= 2
-
-    @property
-    def is_self_loop(self) -> bool:
-        return self.transition == SWITCH and self.name in self.out_funcs
 
     @property
     def type(self) -> str:
@@ -136,6 +132,11 @@ class FlowGraph:
             cached = cls(flow)
             flow._hw_graph = cached  # type: ignore[attr-defined]
         return cached
+
+    @property
+    def flow_decorators(self) -> list[FlowDecorator]:
+        """Decorators applied to the flow class (``@schedule``, ...), outermost first."""
+        return list(self.flow.__dict__.get("__hw_flow_decorators__") or [])
 
     def __getitem__(self, name: str) -> StepNode:
         return self.nodes[name]

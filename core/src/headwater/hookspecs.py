@@ -178,7 +178,8 @@ def execute_step(task: TaskContext) -> bool | None:
     ``@hookimpl(wrapper=True)`` and ``yield`` (pluggy new-style wrappers): code before the ``yield``
     runs before the body, an exception from the body is raised at the ``yield``.
 
-    :param task: the task attempt; call nothing on it, the core runs ``task.step_function``.
+    :param task: the task attempt. The core's implementation calls ``task.call_step_function()``; a
+        replacement sets artifacts on ``task.flow`` and calls ``task.flow.next(...)`` itself.
     :return: True once the body has been run or replaced.
     """
 

@@ -1,6 +1,7 @@
 """Lint rules over a parsed graph; each finding says where (``file:line``) and what to do.
 
-The rules: ``start`` and ``end`` exist; every transition names a real step; every step is reachable; no
+The rules: ``start`` and ``end`` exist; every transition names a real step, once, and a split never goes
+straight into its join; every step is reachable; no
 cycles except a conditional step that loops back to itself; each step is reached from one place in the
 split structure (so parallel branches meet only at a join); each join closes exactly one split and is
 declared ``def step(self, inputs)``; reserved names are not used. Plugins add rules through the
@@ -142,6 +143,28 @@ def _check_node(graph: FlowGraph, node: StepNode) -> list[LintProblem]:
                     node.next_line,
                 )
             )
+    if len(set(node.out_funcs)) != len(node.out_funcs) and node.transition != SWITCH:
+        found.append(
+            LintProblem(
+                "duplicate-target",
+                f"Step `{node.name}` names the same step twice in self.next.",
+                "Name each branch once; for several tasks of one step use foreach=.",
+                node.file,
+                node.next_line,
+            )
+        )
+    if node.transition in (SPLIT, FOREACH):
+        for target in node.out_funcs:
+            if target in graph.nodes and graph.nodes[target].is_join:
+                found.append(
+                    LintProblem(
+                        "split-to-join",
+                        f"Step `{node.name}` splits straight into the join `{target}`.",
+                        "Put at least one step on each branch between the split and its join.",
+                        node.file,
+                        node.next_line,
+                    )
+                )
     if node.transition == SWITCH and len(node.switch_cases) < 2 and node.condition:
         found.append(
             LintProblem(

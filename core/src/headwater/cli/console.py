@@ -70,5 +70,5 @@ def main() -> None:
     try:
         build().main(prog_name="headwater")
     except HeadwaterError as e:
-        render_error(e, "--debug" in sys.argv)
+        render_error(e, debug=False)
         sys.exit(e.exit_code)

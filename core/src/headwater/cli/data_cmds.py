@@ -42,14 +42,11 @@ def _tasks(state: Any, pathspec: str) -> Iterator[Any]:
 @click.pass_obj
 def logs(state: Any, pathspec: str, which: str, attempt: int | None) -> int:
     """Show the output of the tasks at RUN_ID/STEP[/TASK_ID]."""
-    from headwater.client.core import Task
-
     streams = ["stdout", "stderr"] if which == "both" else [which]
     blocks = []
     for task in _tasks(state, pathspec):
         if attempt is not None:
-            task = Task._from(task.parent, task.id)
-            task._attempt = attempt
+            task = type(task)._from(task.parent, task.id, attempt)
         blocks += [(task, stream, getattr(task, stream)) for stream in streams]
     blocks = [block for block in blocks if block[2]]
     for task, stream, text in blocks:

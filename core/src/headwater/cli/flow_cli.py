@@ -93,8 +93,16 @@ class FlowCLIState:
         for spec in self.options.get("with") or ():
             args += ["--with", spec]
         for name, value in sorted(self.options.get("plugin_options", {}).items()):
-            if value not in (None, False, (), []):
-                args += [f"--{name.replace('_', '-')}"] + ([] if value is True else [str(value)])
+            flag = f"--{name.replace('_', '-')}"
+            if value is None or value is False:
+                continue
+            if value is True:
+                args.append(flag)
+            elif isinstance(value, (list, tuple)):
+                for item in value:
+                    args += [flag, str(item)]
+            else:
+                args += [flag, str(value)]
         return args
 
 
@@ -181,12 +189,10 @@ def render_error(error: HeadwaterError, debug: bool) -> None:
     """Print an error the user can act on: headline, message, hint; a traceback only with --debug."""
     if debug:
         traceback.print_exception(error)
-    text = f"{error.headline}: {error.message}"
-    if error.hint:
-        text += f"\n{error.hint}"
+    headline = f"{error.headline}:"
     if sys.stderr.isatty() and not os.environ.get("NO_COLOR"):
-        text = f"\033[1;31m{error.headline}:\033[0m {error.message}" + (f"\n{error.hint}" if error.hint else "")
-    sys.stderr.write(text + "\n")
+        headline = f"\033[1;31m{headline}\033[0m"
+    sys.stderr.write(f"{headline} {error.message}\n" + (f"{error.hint}\n" if error.hint else ""))
 
 
 def main(flow: type[FlowSpec], args: list[str] | None = None, standalone: bool = True) -> int:

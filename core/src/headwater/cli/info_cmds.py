@@ -26,6 +26,8 @@ def show(state: Any) -> int:
     graph = state.graph()
     doc = (state.flow.__doc__ or "").strip()
     click.echo(f"{graph.name}  ({os.path.basename(graph.file)})")
+    for deco in graph.flow_decorators:
+        click.echo(f"  {deco!r}")
     if doc:
         click.echo("\n" + "\n".join("  " + line for line in doc.splitlines()))
     params = flow_parameters(state.flow)

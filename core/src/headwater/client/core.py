@@ -55,10 +55,11 @@ def datastore_root() -> tuple[str, str]:
         return kind, str(root)
     found = config.find_upwards(os.getcwd())
     if found is None:
-        raise NotFoundError(
-            f"No Headwater datastore in {os.getcwd()} or any folder above it.",
-            "Run a flow here first, work from the flow's folder, or set HEADWATER_DATASTORE_ROOT.",
-        )
+        known = config.known_datastores()
+        hint = "Run a flow here first, work from the flow's folder, or set HEADWATER_DATASTORE_ROOT"
+        if known:
+            hint += f"; datastores your runs used: {', '.join(known[:5])}"
+        raise NotFoundError(f"No Headwater datastore in {os.getcwd()} or any folder above it.", hint + ".")
     return kind, found
 
 
@@ -240,7 +241,9 @@ class Run(_ClientObject):
 
     @property
     def finished(self) -> bool:
-        return self._end is not None
+        """True when the ``end`` step finished (as in Metaflow); ``status`` tells a failed run from a live one."""
+        end_task = self.end_task
+        return end_task is not None and end_task.finished
 
     @property
     def successful(self) -> bool:
@@ -249,8 +252,9 @@ class Run(_ClientObject):
 
     @property
     def finished_at(self) -> datetime.datetime | None:
-        end = self._end
-        return _when(end.get("finished_at")) if end else None
+        """When the ``end`` step finished (None if it did not)."""
+        end_task = self.end_task
+        return end_task.finished_at if end_task is not None else None
 
     @property
     def status(self) -> str:
@@ -399,9 +403,9 @@ class Task(_ClientObject):
         self._ds = step.run._ds
 
     @classmethod
-    def _from(cls, step: Step, task_id: str) -> Task:
+    def _from(cls, step: Step, task_id: str, attempt: int | None = None) -> Task:
         obj = cls.__new__(cls)
-        obj._init(step, task_id)
+        obj._init(step, task_id, attempt)
         return obj
 
     @property
@@ -629,6 +633,11 @@ class CodePackage:
             return member.read().decode("utf-8")
 
     def extract(self, path: str) -> str:
+        import tarfile
+
         with self._open() as tar:
-            tar.extractall(path, filter="data")
+            if hasattr(tarfile, "data_filter"):  # Python 3.10.12+: refuse members that escape `path`
+                tar.extractall(path, filter="data")
+            else:
+                tar.extractall(path)
         return path

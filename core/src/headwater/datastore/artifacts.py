@@ -11,8 +11,8 @@ reused, as cheaply as its type allows:
   snapshot of references taken when it was loaded (no serialization);
 - anything else is serialized again and hashed: an unchanged value costs a hash, never a write.
 
-New blobs are hashed and written on a small thread pool while the next artifact is serialized, so a
-step that stores several large artifacts uses both the disk and every core.
+New blobs of 1 MiB or more are hashed and written on a small thread pool while the next artifact is
+serialized, so a step that stores several large artifacts uses both the disk and every core.
 """
 
 from __future__ import annotations

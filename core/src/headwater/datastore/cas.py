@@ -45,10 +45,15 @@ def _views(buffers: Sequence[Any]) -> list[memoryview]:
     return [memoryview(b).cast("B") if not isinstance(b, memoryview) or b.format != "B" else b for b in buffers]
 
 
+#: Hash large blobs on every core. The scheduling process turns this off: BLAKE3's threads live in a
+#: global pool that a forked child inherits without its threads, and a child hashing there would hang.
+hash_threads = True
+
+
 def blob_key(buffers: Sequence[Any]) -> str:
     """The key of a blob made of ``buffers`` (hashing uses every core for large inputs)."""
     views = _views(buffers)
-    hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+    hasher = blake3.blake3(max_threads=blake3.blake3.AUTO if hash_threads else 1)
     hasher.update(struct.pack(f"<I{len(views)}Q", len(views), *(v.nbytes for v in views)))
     for view in views:
         hasher.update(view)
@@ -131,24 +136,40 @@ class ContentAddressedStore:
             raise self._corrupt(key, path, "its content does not match its key")
         return buffers
 
+    def _header(self, read: Any, key: str, path: str) -> tuple[int, list[tuple[int, int]]]:
+        """Codec and ``(raw, stored)`` sizes of each buffer, read with ``read(n)``; checked for sanity."""
+        head = read(_HEAD.size)
+        if len(head) != _HEAD.size:
+            raise self._corrupt(key, path, "it is truncated")
+        magic, codec, count = _HEAD.unpack(head)
+        if magic != MAGIC or codec not in (CODEC_NONE, CODEC_ZSTD) or count > 1 << 20:
+            raise self._corrupt(key, path, "its header is not a Headwater blob header")
+        sizes_raw = read(_SIZES.size * count)
+        if len(sizes_raw) != _SIZES.size * count:
+            raise self._corrupt(key, path, "it is truncated")
+        sizes = [_SIZES.unpack_from(sizes_raw, i * _SIZES.size) for i in range(count)]
+        if any(raw > 1 << 44 or (codec == CODEC_NONE and raw != stored) for raw, stored in sizes):
+            raise self._corrupt(key, path, "its header holds impossible sizes")
+        return codec, sizes
+
     def _from_mapping(self, mapped: Any, key: str, path: str) -> list[Any] | None:
         """Buffers as views of a memory mapping (no copy); None when the blob is compressed."""
         view = memoryview(mapped)
-        if len(view) < _HEAD.size:
-            raise self._corrupt(key, path, "it is truncated")
-        magic, codec, count = _HEAD.unpack_from(view)
-        if magic != MAGIC or codec not in (CODEC_NONE, CODEC_ZSTD) or count > 1 << 20:
-            raise self._corrupt(key, path, "its header is not a Headwater blob header")
+        offset = 0
+
+        def read(n: int) -> Any:
+            nonlocal offset
+            chunk = view[offset : offset + n]
+            offset += len(chunk)
+            return chunk
+
+        codec, sizes = self._header(read, key, path)
         if codec != CODEC_NONE:
             return None
-        offset = _HEAD.size + _SIZES.size * count
-        if len(view) < offset:
-            raise self._corrupt(key, path, "it is truncated")
+        if offset + sum(raw for raw, _ in sizes) > len(view):
+            raise self._corrupt(key, path, "it is truncated (its header announces more bytes than it holds)")
         buffers = []
-        for i in range(count):
-            raw, stored = _SIZES.unpack_from(view, _HEAD.size + i * _SIZES.size)
-            if raw != stored or offset + raw > len(view):
-                raise self._corrupt(key, path, "it is truncated (its header announces more bytes than it holds)")
+        for raw, _ in sizes:
             buffers.append(view[offset : offset + raw])
             offset += raw
         if offset != len(view):
@@ -156,18 +177,7 @@ class ContentAddressedStore:
         return buffers
 
     def _read(self, stream: Any, key: str, path: str, writable: bool) -> list[Any]:
-        head = stream.read(_HEAD.size)
-        if len(head) != _HEAD.size:
-            raise self._corrupt(key, path, "it is truncated")
-        magic, codec, count = _HEAD.unpack(head)
-        if magic != MAGIC or codec not in (CODEC_NONE, CODEC_ZSTD) or count > 1 << 20:
-            raise self._corrupt(key, path, "its header is not a Headwater blob header")
-        sizes_raw = stream.read(_SIZES.size * count)
-        if len(sizes_raw) != _SIZES.size * count:
-            raise self._corrupt(key, path, "it is truncated")
-        sizes = [_SIZES.unpack_from(sizes_raw, i * _SIZES.size) for i in range(count)]
-        if any(raw > 1 << 44 or (codec == CODEC_NONE and raw != stored) for raw, stored in sizes):
-            raise self._corrupt(key, path, "its header holds impossible sizes")
+        codec, sizes = self._header(stream.read, key, path)
         if not _sizes_fit(stream, sum(stored for _, stored in sizes)):
             raise self._corrupt(key, path, "it is truncated (its header announces more bytes than it holds)")
         buffers: list[Any] = []

@@ -13,6 +13,10 @@ from typing import IO, Any
 
 from headwater.config import HEADWATER_DIR, find_upwards
 from headwater.datastore.storage import Chunks, StorageBackend
+from headwater.exceptions import DatastoreError
+
+#: Files at least this large are memory-mapped when loaded (no copy); smaller ones are read.
+MAP_AT_LEAST = 4 * 1024 * 1024
 
 
 class LocalStorage(StorageBackend):
@@ -38,6 +42,17 @@ class LocalStorage(StorageBackend):
             self._made.add(directory)
 
     def put(self, path: str, chunks: Chunks, overwrite: bool = True) -> bool:
+        try:
+            return self._put(path, chunks, overwrite)
+        except (FileNotFoundError, FileExistsError):
+            raise
+        except OSError as e:  # a full disk, a read-only folder: name the path, not a traceback
+            raise DatastoreError(
+                f"Cannot write {self._full(path)}: {e.strerror or e}.",
+                "Free some space or fix the folder's permissions (or choose another --datastore-root).",
+            ) from None
+
+    def _put(self, path: str, chunks: Chunks, overwrite: bool) -> bool:
         full = self._full(path)
         directory = os.path.dirname(full)
         self._makedirs(directory)
@@ -79,18 +94,26 @@ class LocalStorage(StorageBackend):
             raise
 
     def open(self, path: str) -> IO[bytes]:
-        return open(self._full(path), "rb")
+        try:
+            return open(self._full(path), "rb")
+        except NotADirectoryError:  # a parent is a file: nothing can be stored there, so nothing is
+            raise FileNotFoundError(self._full(path)) from None
+        except PermissionError as e:
+            raise DatastoreError(
+                f"Cannot read {self._full(path)}: {e.strerror or e}.", "Fix the permissions."
+            ) from None
+
+    def get(self, path: str) -> bytes:
+        with self.open(path) as f:
+            return f.read()
 
     def map(self, path: str, writable: bool) -> Any | None:
-        with open(self._full(path), "rb") as f:
-            if os.fstat(f.fileno()).st_size == 0:
+        # Only large files: a mapping keeps a file descriptor open for as long as it lives.
+        with self.open(path) as f:
+            if os.fstat(f.fileno()).st_size < MAP_AT_LEAST:
                 return None
             access = mmap.ACCESS_COPY if writable else mmap.ACCESS_READ
             return mmap.mmap(f.fileno(), 0, access=access)
-
-    def get(self, path: str) -> bytes:
-        with open(self._full(path), "rb") as f:
-            return f.read()
 
     def exists(self, path: str) -> bool:
         return os.path.exists(self._full(path))

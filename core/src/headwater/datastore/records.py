@@ -8,7 +8,7 @@ Layout under the storage root (the same on every backend)::
     <Flow>/runs/<run_id>/tags.json                  user tags changed after the run started
     <Flow>/runs/<run_id>/<step>/<task>/<a>.start.json   attempt ``a`` began (by the task)
     <Flow>/runs/<run_id>/<step>/<task>/<a>.done.json    attempt ``a`` ended: manifest and outcome
-    <Flow>/runs/<run_id>/<step>/<task>/<a>.stdout       captured output (only when not empty)
+    <Flow>/runs/<run_id>/<step>/<task>/<a>.stdout       captured output, and <a>.stderr (only when not empty)
 
 ``<a>.done.json`` is the attempt's manifest and its done marker in one atomic write: readers trust an
 attempt only once it exists, so a task killed half-way leaves nothing that looks finished. The datastore

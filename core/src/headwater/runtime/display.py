@@ -146,7 +146,10 @@ class LiveDisplay(PlainDisplay):
         self.title = title
         self.started = time.time()
         self.steps: list[StepProgress] = []
-        self.live = Live(console=self.console, auto_refresh=False, transient=True, redirect_stdout=False)
+        # No redirection of sys.stdout/sys.stderr: forked tasks would inherit it.
+        self.live = Live(
+            console=self.console, auto_refresh=False, transient=True, redirect_stdout=False, redirect_stderr=False
+        )
         self.live.start()
         self._last = 0.0
 

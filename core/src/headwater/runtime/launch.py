@@ -24,11 +24,16 @@ from headwater.exceptions import TaskInterrupted
 if TYPE_CHECKING:
     from headwater.runtime.context import TaskAttempt, TaskCommand
 
+#: Exit status of a task whose process was reaped by someone else (the real status is lost).
+UNKNOWN_STATUS = 10_000
+
 #: Runs the flow CLI in-process with the given arguments; returns the exit status.
 CliRunner = Callable[[list[str]], int]
 
 _PR_SET_PDEATHSIG = 1
 _prctl: Any = None
+_fflush: Any = None
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGCHLD}
 
 
 def warm_up() -> None:
@@ -37,7 +42,7 @@ def warm_up() -> None:
     A forked child inherits the parent's modules; whatever it imports on its own is paid again by every
     task. This keeps a task's start to the cost of ``fork``.
     """
-    global _prctl
+    global _prctl, _fflush
     import getpass  # noqa: F401  (config.username)
 
     import headwater._current
@@ -45,16 +50,32 @@ def warm_up() -> None:
     import headwater.lint
     import headwater.runtime.task  # noqa: F401
     from headwater import config, plugins
+    from headwater.datastore import cas
 
+    cas.hash_threads = False  # see cas.hash_threads: this process forks
     plugins.serializers()
     config.username()
-    if sys.platform.startswith("linux") and _prctl is None:
+    if _prctl is None:
         try:
             import ctypes
 
-            _prctl = ctypes.CDLL(None, use_errno=True).prctl
+            libc = ctypes.CDLL(None, use_errno=True)
+            _prctl = libc.prctl if sys.platform.startswith("linux") else False
+            _fflush = libc.fflush
         except Exception:
-            _prctl = False
+            _prctl = _fflush = False
+
+
+def os_threads() -> int:
+    """Threads of this process, native ones included (1 where it cannot be read)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Threads:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 1
 
 
 def _die_with_parent(parent: int) -> None:
@@ -74,16 +95,25 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def _reset_child_state() -> None:
+    """Make the forked child look like a fresh interpreter running the task."""
+    import atexit
+
+    from headwater.datastore import cas
+
+    atexit._clear()  # the scheduler's exit handlers are not the task's
+    cas.hash_threads = True  # this process has no inherited hashing pool (see cas.hash_threads)
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:
+    # Whatever replaced the scheduler's streams (a live display, a notebook) must not capture the task's.
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, f"__{name}__", None)
+        if stream is not None:
+            setattr(sys, name, stream)
             try:
-                reconfigure(line_buffering=True)
-            except ValueError:
+                stream.reconfigure(line_buffering=True)
+            except (AttributeError, ValueError):
                 pass
     numpy = sys.modules.get("numpy")
     if numpy is not None:  # a fresh interpreter would have fresh global random state
@@ -134,8 +164,8 @@ class Worker:
             return self.returncode
         try:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
-        except ChildProcessError:
-            self.returncode = -1
+        except ChildProcessError:  # reaped by someone else: the status is lost
+            self.returncode = UNKNOWN_STATUS
             return self.returncode
         if pid == 0:
             return None
@@ -187,9 +217,25 @@ def launch(
     close_in_child: Callable[[], list[int]],
 ) -> Worker:
     """Start the attempt's process: forked when possible, spawned otherwise."""
-    if command.runs_in_this_interpreter(flow_file) and hasattr(os, "fork"):
+    if command.runs_in_this_interpreter(flow_file) and hasattr(os, "fork") and not _threads_warned():
         return _fork(attempt, command, run_cli, close_in_child())
     return _spawn(attempt, command)
+
+
+_warned_threads = False
+
+
+def _threads_warned() -> bool:
+    """True (and a warning, once) when this process runs other threads: forking it would be unsafe."""
+    global _warned_threads
+    threads = os_threads()
+    if threads > 1 and not _warned_threads:
+        _warned_threads = True
+        sys.stderr.write(
+            f"headwater: warning: the runtime process runs {threads} threads (started by the flow's imports?); "
+            "tasks start as new processes, which is slower.\n"
+        )
+    return threads > 1
 
 
 def _fork(attempt: TaskAttempt, command: TaskCommand, run_cli: CliRunner, inherited: list[int]) -> Worker:
@@ -198,8 +244,13 @@ def _fork(attempt: TaskAttempt, command: TaskCommand, run_cli: CliRunner, inheri
     parent = os.getpid()
     sys.stdout.flush()
     sys.stderr.flush()
+    # Signals stay pending across fork until the child has its own handlers: the scheduler's handler,
+    # copied into the child, would otherwise swallow a SIGTERM meant for the task.
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     pid = os.fork()
-    if pid == 0:  # the task's process
+    if pid != 0:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    else:  # the task's process
         code = 1
         try:
             os.setpgid(0, 0)
@@ -215,8 +266,10 @@ def _fork(attempt: TaskAttempt, command: TaskCommand, run_cli: CliRunner, inheri
                 except OSError:
                     pass
             _reset_child_state()
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
             os.environ.update(command.env)
             code = run_cli(command.args())
+            _finish_like_an_interpreter()
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         except TaskInterrupted:
@@ -230,8 +283,8 @@ def _fork(attempt: TaskAttempt, command: TaskCommand, run_cli: CliRunner, inheri
             try:
                 sys.stdout.flush()
                 sys.stderr.flush()
-                if "logging" in sys.modules:
-                    sys.modules["logging"].shutdown()
+                if _fflush:
+                    _fflush(None)  # C libraries' buffered output
             finally:
                 os._exit(code)
     try:
@@ -241,6 +294,18 @@ def _fork(attempt: TaskAttempt, command: TaskCommand, run_cli: CliRunner, inheri
     os.close(out_w)
     os.close(err_w)
     return Worker(attempt, pid, out_r, err_r, None)
+
+
+def _finish_like_an_interpreter() -> None:
+    """What a fresh interpreter does at exit: join the task's threads, run its exit handlers."""
+    import atexit
+    import threading
+
+    try:
+        threading._shutdown()  # type: ignore[attr-defined]  # joins non-daemon threads, as at exit
+    except Exception:
+        pass
+    atexit._run_exitfuncs()  # the step's own handlers (trackers ending their runs, pools)
 
 
 def _spawn(attempt: TaskAttempt, command: TaskCommand) -> Worker:

@@ -1,7 +1,8 @@
 """Resume: which tasks of an earlier run are cloned into the new run, and which run again.
 
 A task is cloned when it succeeded in the origin run, its step is not the step named to re-run (nor
-downstream of it), and every task it read from was cloned too. Cloning copies the task's record (its
+downstream of it), its recorded transition is still what the step's code says (the scheduler follows the
+clone's recorded transition), and every task it read from was cloned too. Cloning copies the task's record (its
 manifest of content keys): no artifact data is copied. Tasks are matched between runs by their place in
 the flow, ``(step, foreach indices, loop iteration)``, so a foreach split into the same items lines up.
 """
@@ -67,6 +68,22 @@ def plan(datastore: FlowDatastore, graph: FlowGraph, origin_run_id: str, resume_
             elif datastore.attempts(origin_run_id, step, task_id)[1]:
                 failed_steps.add(step)
 
+    def matches_graph(record: dict[str, Any]) -> bool:
+        """Whether the code now would have gone where the task went (its successors are taken from it)."""
+        node = graph[record["_step"]]
+        transition = record.get("transition") or {}
+        kind, targets = transition.get("type"), transition.get("next") or []
+        if node.transition == "end":
+            return not transition
+        if kind != node.transition:
+            return False
+        if kind == "switch":
+            return len(targets) == 1 and targets[0] in node.out_funcs
+        if kind == "foreach":
+            return targets == node.out_funcs and transition.get("var") == node.foreach_param
+        return bool(targets == node.out_funcs)
+
+    changed: set[str] = set()
     decided: dict[str, bool] = {}
 
     def clonable(path: str) -> bool:
@@ -75,9 +92,12 @@ def plan(datastore: FlowDatastore, graph: FlowGraph, origin_run_id: str, resume_
         if path not in decided:
             decided[path] = False  # guards against cycles in corrupted records
             record = ok.get(path)
+            same_code = record is not None and record["_step"] in graph and matches_graph(record)
+            if record is not None and record["_step"] in graph and not same_code:
+                changed.add(record["_step"])
             decided[path] = (
                 record is not None
-                and record["_step"] in graph
+                and same_code
                 and record["_step"] not in forced
                 and all(clonable(p) for p in record.get("input_paths") or [])
             )
@@ -93,6 +113,8 @@ def plan(datastore: FlowDatastore, graph: FlowGraph, origin_run_id: str, resume_
             continue
         if node.name == resume_step:
             result.rerun[node.name] = "named to re-run"
+        elif node.name in changed:
+            result.rerun[node.name] = "its transitions changed"
         elif node.name in forced:
             result.rerun[node.name] = f"after {resume_step}"
         elif node.name in failed_steps:

@@ -20,7 +20,7 @@ from headwater import config
 from headwater._version import __version__
 from headwater.datastore.artifacts import store
 from headwater.datastore.records import PARAMETERS_STEP, PARAMETERS_TASK, FlowDatastore
-from headwater.exceptions import ParameterError, ResumeError
+from headwater.exceptions import ConfigError, ParameterError, ResumeError
 from headwater.parameters import Parameter, ParameterContext, flow_parameters
 
 if TYPE_CHECKING:
@@ -98,11 +98,15 @@ def execute_run(
     from headwater.runtime import resume as resume_plan
     from headwater.runtime.context import RunContext
     from headwater.runtime.display import make_display
+    from headwater.runtime.launch import warm_up
     from headwater.runtime.scheduler import Scheduler
 
+    warm_up()  # before anything is hashed here: this process will fork tasks
     flow = state.flow
     graph = state.graph()
     datastore = state.datastore()
+    if state.options["datastore"] == "local":
+        config.remember_datastore(datastore.storage.uri())
     user = config.username()
     environment = lookup("environment", state.options["environment"], environments())(flow, graph, state.options)
 
@@ -151,13 +155,16 @@ def execute_run(
             "runtime": {"pid": os.getpid(), "host": socket.gethostname(), "python": sys.version.split()[0]},
         }
     )
-    if run_id_file:
-        with open(run_id_file, "w", encoding="utf-8") as f:
-            f.write(run_id)
-
-    display = make_display(f"{flow.__name__} {run_id}", quiet=state.quiet)
+    display = None
     summary = None
     try:
+        if run_id_file:
+            try:
+                with open(run_id_file, "w", encoding="utf-8") as f:
+                    f.write(run_id)
+            except OSError as e:
+                raise ConfigError(f"Cannot write --run-id-file {run_id_file}: {e.strerror or e}.") from None
+        display = make_display(f"{flow.__name__} {run_id}", quiet=state.quiet)
         if origin_params is not None:
             clone = {k: v for k, v in origin_params.items() if k != "attempt"}
             datastore.write_attempt_done(run_id, PARAMETERS_STEP, PARAMETERS_TASK, 0, clone)
@@ -202,9 +209,10 @@ def execute_run(
         )
         summary = scheduler.execute()
     finally:
-        if summary is None:
-            display.close()
-            datastore.write_run_end(run_id, {"status": "failed", "finished_at": time.time(), "reason": "did not start"})
+        if summary is None:  # refused by a plugin, or the runtime itself failed: the run still ends
+            if display is not None:
+                display.close()
+            datastore.write_run_end(run_id, {"status": "failed", "finished_at": time.time(), "reason": "crashed"})
     status = "succeeded" if summary.succeeded else "failed"
     datastore.write_run_end(
         run_id,

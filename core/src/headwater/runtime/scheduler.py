@@ -26,7 +26,7 @@ from headwater.datastore.records import PARAMETERS_STEP, PARAMETERS_TASK
 from headwater.graph import END, FOREACH, StepNode
 from headwater.runtime.context import RunContext, TaskAttempt, TaskCommand, TaskPolicy, encode_input_paths
 from headwater.runtime.display import PlainDisplay, RunSummary, StepProgress
-from headwater.runtime.launch import CliRunner, Worker, launch, warm_up
+from headwater.runtime.launch import UNKNOWN_STATUS, CliRunner, Worker, launch, warm_up
 from headwater.runtime.resume import ClonePlan, TaskKey
 
 #: Seconds a stopped task gets to exit after SIGTERM before it is killed.
@@ -45,7 +45,9 @@ class PendingTask:
 
 
 def _exit_reason(code: int | None) -> str:
-    if code is not None and code < 0:
+    if code is None or code == UNKNOWN_STATUS:
+        return "the task's process ended with an unknown status (it was reaped elsewhere)"
+    if code < 0:
         try:
             name = signal.Signals(-code).name
         except ValueError:
@@ -101,6 +103,7 @@ class Scheduler:
         self.deadlines: dict[int, float] = {}
         self.launched: dict[str, PendingTask] = {}
         self.interrupts = 0
+        self.wake_fds: list[int] = []
         warm_up()
 
     # -- setup ----------------------------------------------------------------------------------------------
@@ -139,9 +142,13 @@ class Scheduler:
                 self._wait(self._select_timeout())
                 self._check_deadlines()
                 self.display.tick(list(self.progress.values()), time.time())
+        except BaseException:
+            self._stop_all("stopped because the runtime itself failed")  # never leave tasks behind
+            raise
         finally:
             restore()
             self.selector.close()
+        self._report_unfinished_joins()
         interrupted = self.interrupts > 0
         done = sum(p.done for p in self.progress.values())
         cloned = sum(p.cloned for p in self.progress.values())
@@ -171,6 +178,7 @@ class Scheduler:
                 for worker in self.workers.values():
                     worker.signal(signal.SIGKILL)
 
+        self.wake_fds = [wake_r, wake_w]
         previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
         previous_fd = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
 
@@ -257,7 +265,7 @@ class Scheduler:
         )
 
     def _inherited_fds(self) -> list[int]:
-        fds = [key.fd for key in self.selector.get_map().values()]
+        fds = [key.fd for key in self.selector.get_map().values()] + self.wake_fds
         fileno = getattr(self.selector, "fileno", None)
         if fileno is not None:
             fds.append(fileno())
@@ -269,8 +277,16 @@ class Scheduler:
             self.run, node, task.task_id, task.attempt, task.input_paths, task.split_index, self.policies[task.step]
         )
         command = self._command(attempt)
-        self.hook.before_task_launch(attempt=attempt, command=command)
-        worker = launch(attempt, command, self.run.flow_file, self.run_cli, self._inherited_fds)
+        try:
+            self.hook.before_task_launch(attempt=attempt, command=command)
+            worker = launch(attempt, command, self.run.flow_file, self.run_cli, self._inherited_fds)
+        except Exception as e:  # a plugin refused the launch, or the OS did: this attempt fails
+            self.launched[task.task_id] = task
+            self.progress[task.step].queued -= 1
+            self.progress[task.step].running += 1
+            reason = f"the task could not be started: {type(e).__name__}: {e}"
+            self._after_attempt(attempt, self._record_failure(attempt, time.time(), reason, None))
+            return
         self.workers[worker.pid] = worker
         self.launched[task.task_id] = task
         for stream, fd in worker.fds.items():
@@ -348,39 +364,50 @@ class Scheduler:
         self.deadlines.pop(worker.pid, None)
         self._finish(worker, code)
 
-    def _finish(self, worker: Worker, code: int) -> None:
+    def _record_failure(self, attempt: TaskAttempt, started: float, reason: str, code: int | None) -> dict[str, Any]:
+        """The record of an attempt that ended without committing one itself."""
+        record = {
+            "ok": False,
+            "started_at": started,
+            "finished_at": time.time(),
+            "input_paths": attempt.input_paths,
+            "split_index": attempt.split_index,
+            "manifest": {},
+            "transition": None,
+            "exit_code": code,
+            "exception": {
+                "type": "TaskStopped",
+                "message": reason,
+                "traceback": None,
+                "in_user_code": False,
+                "report": reason[0].upper() + reason[1:] + ".\n",
+            },
+        }
+        run_id, step, task_id = self.run.run_id, attempt.step.name, attempt.task_id
+        self.datastore.write_attempt_done(run_id, step, task_id, attempt.attempt, record)
+        return record
+
+    def _finish(self, worker: Worker, code: int | None) -> None:
         attempt = worker.attempt
         run_id, step, task_id = self.run.run_id, attempt.step.name, attempt.task_id
         record = self.datastore.attempt_done(run_id, step, task_id, attempt.attempt)
         if record is None:
-            reason = worker.kill_reason or _exit_reason(code)
-            record = {
-                "ok": False,
-                "started_at": worker.started,
-                "finished_at": time.time(),
-                "input_paths": attempt.input_paths,
-                "split_index": attempt.split_index,
-                "manifest": {},
-                "transition": None,
-                "exit_code": code,
-                "exception": {
-                    "type": "TaskStopped",
-                    "message": reason,
-                    "traceback": None,
-                    "in_user_code": False,
-                    "report": reason[0].upper() + reason[1:] + ".\n",
-                },
-            }
-            self.datastore.write_attempt_done(run_id, step, task_id, attempt.attempt, record)
+            record = self._record_failure(attempt, worker.started, worker.kill_reason or _exit_reason(code), code)
         stderr = worker.log_bytes("stderr")
         if not record.get("ok"):
             stderr += (record.get("exception") or {}).get("report", "").encode()
         for stream, data in (("stdout", worker.log_bytes("stdout")), ("stderr", stderr)):
             if data:
                 self.datastore.save_log(run_id, step, task_id, attempt.attempt, stream, data)
+        self._after_attempt(attempt, record)
+
+    def _after_attempt(self, attempt: TaskAttempt, record: dict[str, Any]) -> None:
+        step, task_id = attempt.step.name, attempt.task_id
         progress = self.progress[step]
         progress.running -= 1
         progress.last_end = time.time()
+        if record.get("ok") or attempt.attempt + 1 >= attempt.policy.max_attempts:
+            self.launched.pop(task_id, None)  # no further attempt will need it
         if record.get("ok"):
             progress.done += 1
             self._succeeded(step, task_id, record)
@@ -490,6 +517,18 @@ class Scheduler:
                 progress.reported = True
                 self.display.step_done(progress, now)
 
+    def _report_unfinished_joins(self) -> None:
+        """A join still waiting when nothing runs any more is a runtime bug; say so rather than end silently."""
+        if self.interrupts or self.failed:
+            return
+        for (join, _), arrived in self.joins.items():
+            self.failed.append(f"{self.run.pathspec}/{join}")
+            self.display.error(
+                f"Step {join} never started: it waits for inputs that will not come "
+                f"(arrived: {', '.join(arrived.values())}).",
+                "This is a bug in Headwater's runtime; please report it with the flow.\n",
+            )
+
     # -- resume ---------------------------------------------------------------------------------------------
 
     def _clonable(self, task: PendingTask) -> bool:
@@ -504,7 +543,9 @@ class Scheduler:
         record.update(
             input_paths=task.input_paths,
             split_index=task.split_index,
-            origin={"run_id": self.plan.origin_run_id, "task_id": origin_task, "attempt": origin.get("attempt", 0)},
+            # A clone of a clone points at the task that really ran (its output lives there).
+            origin=origin.get("origin")
+            or {"run_id": self.plan.origin_run_id, "task_id": origin_task, "attempt": origin.get("attempt", 0)},
         )
         self.datastore.write_attempt_done(self.run.run_id, task.step, task.task_id, 0, record)
         path = f"{task.step}/{task.task_id}"
@@ -524,9 +565,9 @@ class Scheduler:
             if worker is None or now < deadline:
                 continue
             if worker.kill_sent is None:
-                limit = worker.attempt.policy.timeout_seconds
                 worker.kill_reason = (
-                    f"the task was stopped by the runtime: still running {limit:g} s after it started (@timeout)"
+                    "the task was stopped by the runtime: it kept running after its @timeout "
+                    "(native code that does not let the timeout interrupt it?)"
                 )
                 worker.signal(signal.SIGTERM)
                 worker.kill_sent = now
@@ -548,16 +589,11 @@ class Scheduler:
             worker.signal(signal.SIGTERM)
         give_up = time.time() + STOP_GRACE
         killed = False
-        while self.workers:
-            try:
-                if time.time() > give_up and not killed:
-                    for worker in self.workers.values():
-                        worker.signal(signal.SIGKILL)
-                    killed = True
-                self._wait(0.05)
-            except KeyboardInterrupt:
+        while self.workers:  # a second Ctrl-C kills at once (see _catch_signals)
+            if time.time() > give_up and not killed:
                 for worker in self.workers.values():
                     worker.signal(signal.SIGKILL)
                 killed = True
+            self._wait(0.05)
         for progress in self.progress.values():
             progress.queued = 0

@@ -279,7 +279,7 @@ class TaskContext:
                     continue
                 keys.setdefault(name, {}).setdefault(entry["key"], []).append(f"{view._hw_step}/{view._hw_task_id}")
                 entries[name] = entry
-        missing = [name for name in include if name not in keys]
+        missing = [name for name in include if name not in keys and name not in already]
         if missing:
             raise StepUsageError(
                 f"{where}: include names {', '.join(map(repr, missing))}, which no input has.",
@@ -330,6 +330,7 @@ class TaskContext:
         from headwater.plugins import hook as get_hook
 
         hook = get_hook()
+        _raise_open_file_limit()
         started = time.time()
         self.datastore.write_attempt_start(
             self.run_id,
@@ -374,7 +375,11 @@ class TaskContext:
             "iteration": self.iteration,
             "transition": self.transition,
         }
-        self.datastore.write_attempt_done(self.run_id, self.node.name, self.task_id, self.attempt, record)
+        if not self.datastore.write_attempt_done(self.run_id, self.node.name, self.task_id, self.attempt, record):
+            raise DatastoreError(
+                f"Attempt {self.attempt} of {self.pathspec} was already committed; this run of it is discarded.",
+                "Each attempt is committed once: run it again with another --retry-count (or --task-id).",
+            )
         _notify(hook.after_task, task=self, succeeded=True)
         current._clear()
         return True
@@ -407,6 +412,19 @@ class TaskContext:
             sys.stderr.flush()
         _notify(hook.after_task, task=self, succeeded=False)
         current._clear()
+
+
+def _raise_open_file_limit() -> None:
+    """Allow as many open files as the system lets us: each memory-mapped artifact holds one."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = hard if hard != resource.RLIM_INFINITY else 65536
+        if soft < wanted:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, 65536), hard))
+    except (ImportError, ValueError, OSError):
+        pass
 
 
 def _notify(hook_call: Any, **kwargs: Any) -> None:
