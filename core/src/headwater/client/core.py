@@ -147,16 +147,22 @@ class Flow(_ClientObject):
             )
 
     def runs(self, *tags: str) -> Iterator[Run]:
-        """Runs in the current namespace that carry every tag given, newest first."""
+        """Runs in the current namespace that carry every tag given, newest first.
+
+        Records are read only as far as the filter needs: with ``namespace(None)`` and no tags, listing
+        a thousand runs reads one directory.
+        """
         ns = get_namespace()
         for run_id in self._ds.run_ids():
-            try:
-                run = Run._from(self._ds, self.name, run_id)
-            except NotFoundError:
-                continue
-            run_tags = set(run.tags)
-            if (ns is None or ns in run_tags) and all(tag in run_tags for tag in tags):
+            run = Run._from(self._ds, self.name, run_id)
+            if ns is None and not tags:
                 yield run
+                continue
+            try:
+                if (ns is None or run._in_namespace(ns)) and all(tag in run.tags for tag in tags):
+                    yield run
+            except NotFoundError:  # a run being created right now has no record yet
+                continue
 
     def __iter__(self) -> Iterator[Run]:
         return self.runs()
@@ -183,10 +189,10 @@ class Run(_ClientObject):
         super().__init__(f"{flow_name}/{run_id}")
         self.flow_name, self.id = flow_name, run_id
         self._ds = _flow_datastore(flow_name)
-        self._record = self._ds.run_record(run_id)
+        self._ds.run_record(run_id)  # raises NotFoundError with a clear message
         if _namespace_check:
             ns = get_namespace()
-            if ns is not None and ns not in self.tags:
+            if ns is not None and not self._in_namespace(ns):
                 raise NamespaceError(
                     f"Run {self.pathspec} is not in namespace {ns!r} (its user is {self._record.get('user')!r}).",
                     "Call namespace(None) to see every run, or namespace('user:<name>') for someone's.",
@@ -194,11 +200,19 @@ class Run(_ClientObject):
 
     @classmethod
     def _from(cls, ds: FlowDatastore, flow_name: str, run_id: str) -> Run:
+        """A run whose record is read when first needed."""
         run = cls.__new__(cls)
         _ClientObject.__init__(run, f"{flow_name}/{run_id}")
         run.flow_name, run.id, run._ds = flow_name, run_id, ds
-        run._record = ds.run_record(run_id)
         return run
+
+    @cached_property
+    def _record(self) -> dict[str, Any]:
+        return self._ds.run_record(self.id)
+
+    def _in_namespace(self, ns: str) -> bool:
+        # System tags (user:<name>, ...) never change, so the common case reads run.json only.
+        return ns in self._record.get("system_tags", ()) or ns in self.tags
 
     @property
     def user_tags(self) -> list[str]:

@@ -23,13 +23,15 @@ import fractions
 import operator
 import os
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headwater.datastore.cas import ContentAddressedStore, blob_key
 from headwater.datastore.serializers import Serializer
 from headwater.exceptions import BlobNotFound, CorruptBlobError, HeadwaterError, SerializationError
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 Entry = dict[str, Any]
 Manifest = dict[str, Entry]
@@ -223,6 +225,8 @@ class _Writer:
             manifest[name] = entry
             return
         if self.pool is None:
+            from concurrent.futures import ThreadPoolExecutor  # only steps that store large data need it
+
             self.pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))
         self.pending.append((name, entry, self.pool.submit(self.cas.save, buffers, key)))
 

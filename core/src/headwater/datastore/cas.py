@@ -122,7 +122,9 @@ class ContentAddressedStore:
         """
         path = self.path(key)
         try:
-            mapped = self.storage.map(path, writable)
+            # A mapping pays when the buffers can stay in it (pickle, numpy). A bytes value must be copied
+            # anyway, and one read() copies faster than faulting in a mapping and copying from it.
+            mapped = self.storage.map(path, writable) if writable else None
             buffers = self._from_mapping(mapped, key, path) if mapped is not None else None
             if buffers is None:
                 with self.storage.open(path) as stream:
