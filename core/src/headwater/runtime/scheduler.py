@@ -134,7 +134,7 @@ class Scheduler:
         try:
             while self.queue or self.delayed or self.workers:
                 if self.interrupts:
-                    self._stop_all("interrupted (Ctrl-C or SIGTERM)")
+                    self._stop_all("interrupted by Ctrl-C or SIGTERM")
                     break
                 self._launch_ready()
                 if not self.workers and not self.queue and not self.delayed:
@@ -143,7 +143,7 @@ class Scheduler:
                 self._check_deadlines()
                 self.display.tick(list(self.progress.values()), time.time())
         except BaseException:
-            self._stop_all("stopped because the runtime itself failed")  # never leave tasks behind
+            self._stop_all("because the runtime itself failed")  # never leave tasks behind
             raise
         finally:
             restore()
@@ -583,9 +583,9 @@ class Scheduler:
         self.delayed.clear()
         if self.workers:
             running = ", ".join(w.prefix for w in self.workers.values())
-            self.display.info(f"Interrupted: stopping {len(self.workers)} running task(s): {running}")
+            self.display.info(f"Stopping {len(self.workers)} running task(s), {reason}: {running}")
         for worker in self.workers.values():
-            worker.kill_reason = f"the task was {reason}"
+            worker.kill_reason = f"the task was stopped, {reason}"
             worker.signal(signal.SIGTERM)
         give_up = time.time() + STOP_GRACE
         killed = False
