@@ -4,10 +4,10 @@ import os
 import pty
 import subprocess
 import sys
-import textwrap
 
 from headwater.client import Run
 from headwater.runtime.context import encode_input_paths
+from headwater.testing import install_plugin
 
 
 def test_stderr_stays_stderr_on_a_terminal(flow_runner, headwater_env):
@@ -395,14 +395,6 @@ def before_task_launch(attempt, command):
     if attempt.step.name == "refused":
         raise RuntimeError("no credentials for the remote queue")
 """
-
-
-def install_plugin(directory, name, source):
-    (directory / f"{name}.py").write_text(textwrap.dedent(source))
-    info = directory / f"{name}-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(f"[headwater]\n{name} = {name}\n")
 
 
 def test_plugin_options_reach_tasks_and_a_refused_launch_fails_the_task(flow_runner, headwater_env, monkeypatch):

@@ -3,10 +3,10 @@
 import os
 import subprocess
 import sys
-import textwrap
 
 from headwater.client import Run
 from headwater.runtime.context import encode_input_paths
+from headwater.testing import install_plugin
 
 FLOW = """
 from headwater import FlowSpec, step, Parameter
@@ -100,15 +100,6 @@ def before_task_launch(attempt, command):
         command.executable = os.environ["HWTEST_WRAPPER"]
         command.env["HWTEST_REWRITTEN"] = f"{attempt.step.name}/{attempt.task_id}#{attempt.attempt}"
 """
-
-
-def install_plugin(directory, name, source):
-    """A real installed distribution: a module plus dist-info metadata with a `headwater` entry point."""
-    (directory / f"{name}.py").write_text(textwrap.dedent(source))
-    info = directory / f"{name}-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(f"[headwater]\n{name} = {name}\n")
 
 
 def test_plugin_rewrites_the_command_of_one_step(flow_runner, headwater_env, monkeypatch):

@@ -60,6 +60,22 @@ class FlowResult:
         return f"FlowResult({' '.join(self.args[1:])!r}, returncode={self.returncode})"
 
 
+def install_plugin(directory: str | os.PathLike[str], name: str, source: str, version: str = "1.0") -> Path:
+    """Install a throwaway plugin as a real distribution: ``name.py`` plus ``name-<version>.dist-info``.
+
+    Its entry point (group ``headwater``) is ``name = name``. Put ``directory`` on ``PYTHONPATH`` (and on
+    ``sys.path`` for in-process use) and, when ``HEADWATER_LOAD_PLUGINS`` is set, add ``name`` to it.
+    """
+    root = Path(directory)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+    info = root / f"{name}-{version}.dist-info"
+    info.mkdir(exist_ok=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text(f"[headwater]\n{name} = {name}\n", encoding="utf-8")
+    return root
+
+
 def _flow_class_name(path: Path) -> str | None:
     import ast
 

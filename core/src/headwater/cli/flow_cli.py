@@ -90,20 +90,11 @@ class FlowCLIState:
             "--environment",
             self.options["environment"],
         ]
+        from headwater.runtime.context import render_options
+
         for spec in self.options.get("with") or ():
             args += ["--with", spec]
-        for name, value in sorted(self.options.get("plugin_options", {}).items()):
-            flag = f"--{name.replace('_', '-')}"
-            if value is None or value is False:
-                continue
-            if value is True:
-                args.append(flag)
-            elif isinstance(value, (list, tuple)):
-                for item in value:
-                    args += [flag, str(item)]
-            else:
-                args += [flag, str(value)]
-        return args
+        return args + render_options(dict(sorted(self.options.get("plugin_options", {}).items())))
 
 
 _groups: dict[type, click.Group] = {}

@@ -95,6 +95,26 @@ class TaskAttempt:
         return self.attempt > self.policy.user_retries
 
 
+def render_options(options: dict[str, Any]) -> list[str]:
+    """``{"max_workers": 2, "tag": ["a", "b"], "quiet": True}`` as ``--max-workers 2 --tag a --tag b --quiet``.
+
+    A list repeats the option, True gives a bare flag, None and False drop it.
+    """
+    args: list[str] = []
+    for key, value in options.items():
+        flag = "--" + key.replace("_", "-")
+        if value is None or value is False:
+            continue
+        if value is True:
+            args.append(flag)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                args += [flag, str(item)]
+        else:
+            args += [flag, str(value)]
+    return args
+
+
 @dataclass
 class TaskCommand:
     """The command line that runs one attempt: ``executable script [top args] subcommand [options]``.
@@ -115,19 +135,7 @@ class TaskCommand:
 
     def args(self) -> list[str]:
         """Everything after the script: what the flow CLI parses."""
-        args = [*self.top_args, *self.subcommand]
-        for key, value in self.options.items():
-            flag = "--" + key.replace("_", "-")
-            if value is None or value is False:
-                continue
-            if value is True:
-                args.append(flag)
-            elif isinstance(value, (list, tuple)):
-                for item in value:
-                    args += [flag, str(item)]
-            else:
-                args += [flag, str(value)]
-        return args
+        return [*self.top_args, *self.subcommand, *render_options(self.options)]
 
     def runs_in_this_interpreter(self, script: str) -> bool:
         """Whether the pre-warmed parent can run it by forking: same interpreter and flow file."""
