@@ -11,8 +11,11 @@ from headwater import (
     Run,
     Step,
     Task,
+    default_metadata,
     default_namespace,
+    get_metadata,
     get_namespace,
+    metadata,
     namespace,
 )
 from headwater.exceptions import NamespaceError, NotFoundError
@@ -151,3 +154,56 @@ def test_client_finds_the_datastore_from_the_working_directory(runs, headwater_e
     monkeypatch.setattr(core, "_datastores", {})
     with pytest.raises(NotFoundError, match="No Headwater datastore"):
         Flow("ClientFlow")
+
+
+def test_a_step_reads_another_flows_runs_from_its_own_datastore(headwater_env, monkeypatch):
+    """As Metaflow's tutorial 03 does: the client inside a task reads the datastore the task runs in."""
+    from headwater.testing import run_flow, write_flow
+
+    monkeypatch.delenv("HEADWATER_DATASTORE_ROOT")
+    project = headwater_env / "project"
+    (project / ".headwater").mkdir(parents=True)
+    (project / "a").mkdir()
+    (project / "b").mkdir()
+    producer = write_flow(
+        project / "a",
+        """
+from headwater import FlowSpec, step
+
+class ProducerFlow(FlowSpec):
+    @step
+    def start(self):
+        self.stats = {"rows": 42}
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+""",
+    )
+    consumer = write_flow(
+        project / "b",
+        """
+from headwater import Flow, FlowSpec, get_metadata, step
+
+class ConsumerFlow(FlowSpec):
+    @step
+    def start(self):
+        self.where = get_metadata()
+        self.rows = Flow("ProducerFlow").latest_successful_run.data.stats["rows"]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+""",
+    )
+    assert run_flow(producer, "run", cwd="/").returncode == 0
+    result = run_flow(consumer, "run", cwd="/")  # from elsewhere: only the task's own datastore can be found
+    assert result.returncode == 0, result.output
+    metadata(f"local@{project / '.headwater'}")
+    assert get_metadata() == f"local@{project / '.headwater'}"
+    data = result.run.data
+    assert data.rows == 42
+    assert data.where == f"local@{project / '.headwater'}"
+    default_metadata()

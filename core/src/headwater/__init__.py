@@ -34,6 +34,9 @@ _EXPORTS = {
     "namespace": "headwater.client",
     "get_namespace": "headwater.client",
     "default_namespace": "headwater.client",
+    "metadata": "headwater.client",
+    "get_metadata": "headwater.client",
+    "default_metadata": "headwater.client",
     # errors and plugins
     "HeadwaterError": "headwater.exceptions",
     "CaughtException": "headwater.exceptions",

@@ -79,6 +79,11 @@ def _config_files(cwd: str | None = None) -> list[str]:
     return files
 
 
+#: The datastore a client in this process reads when nothing else is configured: set inside a running
+#: task (to the run's own datastore) and by ``headwater.metadata("local@/path")``.
+client_datastore: tuple[str, str] | None = None
+
+
 def remember_datastore(root: str) -> None:
     """Note a local datastore a run used, so a client that finds none can say where they are."""
     path = os.path.join(profile_home(), "datastores.json")

@@ -42,12 +42,15 @@ def step(
     graph = state.graph(lint=False)
     if step_name not in graph:
         raise HeadwaterError(f"{graph.name} has no step `{step_name}`.")
+    datastore = state.datastore()
+    # A step that reads runs with the client (Flow("Other")...) reads the datastore it runs in.
+    config.client_datastore = (state.options["datastore"], str(state.options["datastore_root"]))
     user = config.username()
     task = TaskContext(
         state.flow,
         graph,
         graph[step_name],
-        state.datastore(),
+        datastore,
         run_id,
         task_id,
         retry_count,

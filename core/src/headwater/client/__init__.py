@@ -10,8 +10,11 @@ from headwater.client.core import (
     Task,
     TaskData,
     datastore_root,
+    default_metadata,
     default_namespace,
+    get_metadata,
     get_namespace,
+    metadata,
     namespace,
 )
 
@@ -25,7 +28,10 @@ __all__ = [
     "Task",
     "TaskData",
     "datastore_root",
+    "default_metadata",
     "default_namespace",
+    "get_metadata",
     "get_namespace",
+    "metadata",
     "namespace",
 ]

@@ -47,8 +47,41 @@ def get_namespace() -> str | None:
     return default_namespace() if _namespace is _UNSET else _namespace
 
 
+def metadata(spec: str) -> str:
+    """Point the client at a datastore: ``"local@/path/to/.headwater"`` (or a plain path); returns it.
+
+    Metaflow's ``metadata()``; here the datastore holds the metadata too.
+    """
+    kind, at, root = spec.partition("@")
+    if not at:
+        kind, root = "local", spec
+    config.client_datastore = (kind, os.path.abspath(root) if kind == "local" else root)
+    return get_metadata()
+
+
+def get_metadata() -> str:
+    """The datastore the client reads, as ``"<type>@<root>"``."""
+    kind, root = datastore_root()
+    return f"{kind}@{root}"
+
+
+def default_metadata() -> str:
+    """Forget ``metadata(...)``: read the configured or nearest datastore again; returns it (or its type)."""
+    config.client_datastore = None
+    try:
+        return get_metadata()
+    except NotFoundError:
+        return str(config.get("datastore"))
+
+
 def datastore_root() -> tuple[str, str]:
-    """``(datastore type, root)`` the client reads: configuration, else the nearest ``.headwater`` above here."""
+    """``(datastore type, root)`` the client reads.
+
+    In order: ``metadata(...)`` (or, inside a running task, the run's own datastore); configuration;
+    the nearest ``.headwater`` above the working directory.
+    """
+    if config.client_datastore is not None:
+        return config.client_datastore
     kind = str(config.get("datastore"))
     root = config.get("datastore_root")
     if root:
