@@ -81,6 +81,12 @@ def store_parameters(datastore: FlowDatastore, run_id: str, flow: type, values: 
     datastore.write_attempt_done(run_id, PARAMETERS_STEP, PARAMETERS_TASK, 0, record)
 
 
+def _script_as_typed(flow_file: str) -> str:
+    """The flow's path as the user would type it from here (relative when below the working directory)."""
+    relative = os.path.relpath(flow_file)
+    return flow_file if relative.startswith("..") else relative
+
+
 def execute_run(
     state: FlowCLIState,
     given: dict[str, Any],
@@ -186,13 +192,11 @@ def execute_run(
             origin_run_id=origin_run_id,
             resume_step=resume_step,
         )
-        verb = "resuming" if plan else "starting"
-        display.info(
-            f"{flow.__name__}: {verb} run {run_id} ({max_workers} worker{'s' if max_workers != 1 else ''}, "
-            f"datastore {datastore.storage.uri()})"
-        )
-        if plan is not None:
-            display.info(f"Resuming run {origin_run_id}:")
+        workers = f"{max_workers} worker{'s' if max_workers != 1 else ''}, datastore {datastore.storage.uri()}"
+        if plan is None:
+            display.info(f"{flow.__name__}: starting run {run_id} ({workers})")
+        else:
+            display.info(f"{flow.__name__}: run {run_id} resumes run {origin_run_id} ({workers}):")
             for line in plan.describe(graph):
                 display.info(line)
         hook().before_run(run=run)
@@ -230,7 +234,7 @@ def execute_run(
     except Exception as e:
         sys.stderr.write(f"headwater: warning: an after_run hook failed: {type(e).__name__}: {e}\n")
     if not summary.succeeded:
-        command = f"python {os.path.basename(state.flow_file)} resume --origin-run-id {run_id}"
+        command = f"python {_script_as_typed(state.flow_file)} resume --origin-run-id {run_id}"
         summary.hint = (
             f"Resume it with: {command}" if summary.interrupted else f"Fix the problem, then resume: {command}"
         )
