@@ -7,14 +7,13 @@ line numbers.
 
 from __future__ import annotations
 
-import importlib.util
-import itertools
 import sys
 import textwrap
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from flowfiles import import_flow_module, line
 
 from headwater import lint, plugins
 from headwater.exceptions import GraphError, LintProblem
@@ -33,33 +32,17 @@ def custom_retry(func=None, **attributes):
 
 """
 
-_module_ids = itertools.count()
-
 
 @pytest.fixture
 def load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """``load(source)`` writes ``HEADER`` and the source to a new file, imports it, returns the module."""
 
     def _load(source: str) -> ModuleType:
-        name = f"hw_test_lint_{next(_module_ids)}"
-        path = tmp_path / f"{name}.py"
-        path.write_text(HEADER + textwrap.dedent(source), encoding="utf-8")
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        monkeypatch.setitem(sys.modules, name, module)
-        spec.loader.exec_module(module)
+        module = import_flow_module(tmp_path, "hw_test_lint", HEADER + textwrap.dedent(source))
+        monkeypatch.setitem(sys.modules, module.__name__, module)
         return module
 
     return _load
-
-
-def line(module: ModuleType, text: str) -> int:
-    """The 1-based line of the module's source that contains ``text`` (which must occur once)."""
-    lines = Path(module.__file__).read_text(encoding="utf-8").splitlines()
-    found = [i for i, source_line in enumerate(lines, 1) if text in source_line]
-    assert len(found) == 1, f"{text!r} occurs on lines {found}"
-    return found[0]
 
 
 def check(module: ModuleType, flow: str = "F") -> list[LintProblem]:
