@@ -18,7 +18,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -302,48 +301,41 @@ def reset() -> None:
 _registries: dict[str, Any] = {}
 
 
-def _collect(hook_name: str, key: str, adder: Callable[[dict[str, Any]], Callable[..., None]]) -> Any:
-    if key not in _registries:
+def _by_name(hook_name: str) -> dict[str, Any]:
+    """What a ``register_*`` hook registers, by name; the first registration of a name wins.
+
+    ``register(cls)`` names an entry by ``cls.name``; ``register(name, value)`` names it explicitly.
+    """
+    if hook_name not in _registries:
         found: dict[str, Any] = {}
-        getattr(hook(), hook_name)(register=adder(found))
-        _registries[key] = found
-    return _registries[key]
+
+        def register(*args: Any) -> None:
+            name, value = (args[0].name, args[0]) if len(args) == 1 else args
+            found.setdefault(name, value)
+
+        getattr(hook(), hook_name)(register=register)
+        _registries[hook_name] = found
+    return _registries[hook_name]
 
 
 def step_decorators() -> dict[str, type[StepDecorator]]:
     """Step decorator classes by name."""
-
-    def adder(found: dict[str, Any]) -> Callable[..., None]:
-        return lambda cls: found.setdefault(cls.name, cls)
-
-    return _collect("register_step_decorators", "step_decorators", adder)
+    return _by_name("register_step_decorators")
 
 
 def flow_decorators() -> dict[str, type[FlowDecorator]]:
     """Flow decorator classes by name."""
-
-    def adder(found: dict[str, Any]) -> Callable[..., None]:
-        return lambda cls: found.setdefault(cls.name, cls)
-
-    return _collect("register_flow_decorators", "flow_decorators", adder)
+    return _by_name("register_flow_decorators")
 
 
 def storage_backends() -> dict[str, type[StorageBackend]]:
     """Storage backend classes by ``--datastore`` name."""
-
-    def adder(found: dict[str, Any]) -> Callable[..., None]:
-        return lambda name, cls: found.setdefault(name, cls)
-
-    return _collect("register_storage_backends", "storage", adder)
+    return _by_name("register_storage_backends")
 
 
 def environments() -> dict[str, type[Environment]]:
     """Environment classes by ``--environment`` name."""
-
-    def adder(found: dict[str, Any]) -> Callable[..., None]:
-        return lambda name, cls: found.setdefault(name, cls)
-
-    return _collect("register_environments", "environments", adder)
+    return _by_name("register_environments")
 
 
 def serializers() -> list[Serializer]:

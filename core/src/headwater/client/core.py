@@ -96,14 +96,18 @@ def datastore_root() -> tuple[str, str]:
     return kind, found
 
 
-def _flow_datastore(flow_name: str) -> FlowDatastore:
-    kind, root = datastore_root()
-    key = (kind, root, flow_name)
-    if key not in _datastores:
-        from headwater.plugins import lookup, storage_backends
+def _storage() -> Any:
+    """The storage backend of the datastore the client reads."""
+    from headwater.plugins import lookup, storage_backends
 
-        backend = lookup("datastore", kind, storage_backends())
-        _datastores[key] = FlowDatastore(backend(root), flow_name)
+    kind, root = datastore_root()
+    return lookup("datastore", kind, storage_backends())(root)
+
+
+def _flow_datastore(flow_name: str) -> FlowDatastore:
+    key = (*datastore_root(), flow_name)
+    if key not in _datastores:
+        _datastores[key] = FlowDatastore(_storage(), flow_name)
     return _datastores[key]
 
 
@@ -149,10 +153,7 @@ class Metaflow:
 
     @property
     def flows(self) -> list[Flow]:
-        kind, root = datastore_root()
-        from headwater.plugins import lookup, storage_backends
-
-        storage = lookup("datastore", kind, storage_backends())(root)
+        storage = _storage()
         names = [n for n in storage.list("") if n.isidentifier() and storage.list(f"{n}/runs")]
         return [Flow(name) for name in sorted(names)]
 

@@ -62,6 +62,16 @@ def _fmt_seconds(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
 
 
+def step_line(progress: StepProgress, now: float) -> str:
+    """``train: 5 tasks, 1 failed, 2 retried (2.50 s)``: what a step did, once it is done."""
+    count = progress.done + progress.cloned + progress.failed
+    parts = [f"{count} task{'s' if count != 1 else ''}"]
+    for label, number in (("failed", progress.failed), ("cloned", progress.cloned), ("retried", progress.retried)):
+        if number:
+            parts.append(f"{number} {label}")
+    return f"{progress.name}: {', '.join(parts)} ({_fmt_seconds(progress.elapsed(now))})"
+
+
 def summary_line(summary: RunSummary) -> str:
     what = f"{summary.tasks_done} task{'s' if summary.tasks_done != 1 else ''}"
     if summary.tasks_cloned:
@@ -101,18 +111,8 @@ class PlainDisplay:
         self.out.write(f"[{prefix}] {line}\n")
 
     def step_done(self, progress: StepProgress, now: float) -> None:
-        if self.quiet:
-            return
-        count = progress.done + progress.cloned + progress.failed
-        parts = [f"{count} task{'s' if count != 1 else ''}"]
-        if progress.failed:
-            parts.append(f"{progress.failed} failed")
-        if progress.cloned:
-            parts.append(f"{progress.cloned} cloned")
-        if progress.retried:
-            parts.append(f"{progress.retried} retried")
-        mark = "x" if progress.failed else "ok"
-        self._write(f"{mark} {progress.name}: {', '.join(parts)} ({_fmt_seconds(progress.elapsed(now))})")
+        if not self.quiet:
+            self._write(f"{'x' if progress.failed else 'ok'} {step_line(progress, now)}")
 
     def error(self, header: str, body: str) -> None:
         self.out.flush()
@@ -171,16 +171,11 @@ class LiveDisplay(PlainDisplay):
     def step_done(self, progress: StepProgress, now: float) -> None:
         if self.quiet:
             return
-        count = progress.done + progress.cloned + progress.failed
-        mark = "[red]✗[/red]" if progress.failed else "[green]✓[/green]"
-        extra = f", [red]{progress.failed} failed[/red]" if progress.failed else ""
-        extra += f", {progress.cloned} cloned" if progress.cloned else ""
-        extra += f", {progress.retried} retried" if progress.retried else ""
-        self.console.print(
-            f"{mark} {progress.name}: {count} task{'s' if count != 1 else ''}{extra} "
-            f"[dim]({_fmt_seconds(progress.elapsed(now))})[/dim]",
-            highlight=False,
-        )
+        from rich.text import Text
+
+        line = Text("✗ " if progress.failed else "✓ ", style="red" if progress.failed else "green")
+        line.append(step_line(progress, now))
+        self.console.print(line)
 
     def _table(self, steps: list[StepProgress], now: float) -> Any:
         from rich.table import Table
