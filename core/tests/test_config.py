@@ -43,7 +43,7 @@ def profile_file(env: Path, data: object, name: str = "config.json") -> Path:
 
 def test_defaults(env: Path) -> None:
     assert config.get("datastore") == "local"
-    assert config.get("environment") == "local"
+    assert config.get("environment") is None  # chosen from the flow's decorators, else local
     assert config.get("max_num_splits") == 100
     assert config.get("max_log_size_mb") == 10
     assert config.get("datastore_root") is None

@@ -145,7 +145,7 @@ def command(**options) -> TaskCommand:
         executable="/usr/bin/python3",
         script="/proj/flow.py",
         top_args=["--quiet", "--datastore", "local"],
-        subcommand=["step", "train"],
+        step="train",
         options=options,
     )
 
@@ -203,8 +203,8 @@ def test_env_defaults_to_an_empty_dict_per_command() -> None:
 
 
 def test_runs_in_this_interpreter() -> None:
-    cmd = TaskCommand(sys.executable, "/proj/flow.py", [], ["step", "a"], {})
+    cmd = TaskCommand(sys.executable, "/proj/flow.py", [], "a", {})
     assert cmd.runs_in_this_interpreter("/proj/flow.py") is True
     assert cmd.runs_in_this_interpreter("/proj/other.py") is False
-    other = TaskCommand("/opt/other/python", "/proj/flow.py", [], ["step", "a"], {})
+    other = TaskCommand("/opt/other/python", "/proj/flow.py", [], "a", {})
     assert other.runs_in_this_interpreter("/proj/flow.py") is False

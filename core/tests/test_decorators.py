@@ -183,7 +183,7 @@ def test_flow_decorator_defaults_and_unknown_attribute():
     with pytest.raises(DecoratorError) as info:
         Schedule({"hourly": True})
     assert info.value.message == "@schedule has no attribute 'hourly'."
-    assert info.value.hint == "Valid attributes: cron, daily."
+    assert info.value.hint == "Valid attributes of @schedule: cron, daily."
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -577,7 +577,7 @@ def test_environment_rejects_bad_vars(variables, message):
 
 
 def test_environment_adds_vars_to_the_task_command(policy_graph):
-    command = TaskCommand("python", "flow.py", [], ["step", "end"], {}, env={"KEEP": "1"})
+    command = TaskCommand("python", "flow.py", [], "end", {}, env={"KEEP": "1"})
     attempt = TaskAttempt(
         run=None,
         step=policy_graph["end"],
@@ -587,7 +587,7 @@ def test_environment_adds_vars_to_the_task_command(policy_graph):
         split_index=None,
         policy=TaskPolicy(),
     )
-    environment_plugin.before_task_launch(attempt=attempt, command=command)
+    environment_plugin.task_command(attempt=attempt, command=command)
     assert command.env == {"KEEP": "1", "A": "1"}
 
 

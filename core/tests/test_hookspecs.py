@@ -147,7 +147,7 @@ def test_families_follow_the_section_banners() -> None:
     assert listed == list(SPECS), "hooks keep their source order"
     assert all(f.hooks for f in families), "no empty family"
     assert {h.name for h in families[0].hooks} >= {"register_step_decorators", "check_graph"}
-    assert "before_task_launch" in {h.name for h in families[1].hooks}
+    assert {"task_command", "launch_task", "check_run"} <= {h.name for h in families[1].hooks}
     assert "execute_step" in {h.name for h in families[2].hooks}
 
 
@@ -156,6 +156,14 @@ def test_signature_is_rendered_as_written(name: str) -> None:
     node = _source_functions()[name]
 
     assert hookdoc.signature(SPECS[name]) == _signature_as_written(node)
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_every_hook_has_an_example_in_the_reference(name: str) -> None:
+    doc = inspect.getdoc(SPECS[name]) or ""
+    assert "\nExample::\n" in doc, f"{name}: add an `Example::` block to its docstring"
+    section = HOOKS_MD.read_text(encoding="utf-8").split(f"### `{name}`", 1)[1].split("\n### ", 1)[0]
+    assert "Example:\n\n```python\n" in section and "@hookimpl" in section.split("Example:", 1)[1]
 
 
 def test_hooks_md_is_up_to_date() -> None:

@@ -1119,12 +1119,42 @@ def test_plugin_rules_are_reported_by_lint(load, extra_rule):
     assert extra_rule.calls == 2
 
 
-def test_plugin_rules_do_not_run_when_core_rules_fail(load, extra_rule):
+def test_plugin_rules_run_and_report_with_the_core_rules(load, extra_rule):
     module = load(VALID["linear"].replace("def a(self):", "def a(self, inputs, more):"))
     with pytest.raises(GraphError) as info:
         lint.lint(FlowGraph(module.F), module.F)
-    assert [p.rule for p in info.value.problems] == ["join-signature"]
-    assert extra_rule.calls == 0
+    assert sorted(p.rule for p in info.value.problems) == ["join-signature", "no-a"]
+    assert extra_rule.calls == 1
+
+
+class _OptionsRule:
+    def __init__(self) -> None:
+        self.seen = []
+
+    @hookimpl
+    def check_graph(self, graph, flow, options):
+        self.seen.append(dict(options))
+
+
+class _BrokenRule:
+    @hookimpl
+    def check_graph(self, graph, flow, options):
+        raise RuntimeError("rule crashed")
+
+
+def test_plugin_rules_get_the_cli_options_and_a_crash_names_the_plugin(load, extra_rule):
+    module = load(VALID["linear"].replace("def a(self):", "def b(self):").replace("self.a", "self.b"))
+    options_rule = _OptionsRule()
+    plugins.register_plugin(options_rule, name="test-options-rule")
+    lint.lint(FlowGraph(module.F), module.F, options={"datastore": "local"})
+    assert options_rule.seen == [{"datastore": "local"}]
+    plugins.register_plugin(_BrokenRule(), name="test-broken-rule")
+    with pytest.raises(GraphError) as info:
+        lint.lint(FlowGraph(module.F), module.F)
+    [problem] = info.value.problems
+    assert problem.rule == "plugin-error"
+    assert "'test-broken-rule'" in problem.message and "RuntimeError: rule crashed" in problem.message
+    assert "HEADWATER_DISABLE_PLUGINS=test-broken-rule" in problem.hint
 
 
 def test_split_straight_into_its_join(load):

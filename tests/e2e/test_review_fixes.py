@@ -209,7 +209,7 @@ class TwiceFlow(FlowSpec):
     assert start.stdout == "computed once\n"
 
 
-def test_unwritable_run_id_file_is_a_clear_error_and_the_run_still_ends(flow_runner, headwater_env):
+def test_unwritable_run_id_file_is_a_clear_error_and_no_run_is_left(flow_runner, headwater_env):
     path = flow_runner.write(
         """
 from headwater import FlowSpec, step
@@ -232,13 +232,8 @@ class IdFlow(FlowSpec):
     )
     assert done.returncode == 1
     assert "Cannot write --run-id-file" in done.stderr and "Traceback" not in done.stderr
-    from headwater.client import namespace
-
-    namespace(None)
-    from headwater.client import Flow
-
-    (run,) = list(Flow("IdFlow").runs())
-    assert run.status == "failed" and run._end["reason"] == "crashed"
+    # Checked before anything is written: no half-created run blocks a later `resume` (issue 6, item 7).
+    assert not (headwater_env / ".headwater" / "IdFlow" / "runs").exists()
 
 
 def test_datastore_root_that_cannot_be_written(flow_runner, headwater_env):
@@ -391,7 +386,7 @@ def register_current_fields(task, register):
     register("labels", list(task.options.get("hw_label") or []))
 
 @hookimpl
-def before_task_launch(attempt, command):
+def launch_task(attempt, command):
     if attempt.step.name == "refused":
         raise RuntimeError("no credentials for the remote queue")
 """

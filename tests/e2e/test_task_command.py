@@ -95,9 +95,9 @@ import os
 from headwater import hookimpl
 
 @hookimpl
-def before_task_launch(attempt, command):
-    if attempt.step.name == "middle":
-        command.executable = os.environ["HWTEST_WRAPPER"]
+def task_command(attempt, command):
+    if attempt.step.name == "middle":  # wrap the command, as `env FOO=1 wrapper python flow.py ...`
+        command.prefix = ["env", "HWTEST_FOO=1", os.environ["HWTEST_WRAPPER"], *command.prefix]
         command.env["HWTEST_REWRITTEN"] = f"{attempt.step.name}/{attempt.task_id}#{attempt.attempt}"
 """
 
@@ -108,7 +108,7 @@ def test_plugin_rewrites_the_command_of_one_step(flow_runner, headwater_env, mon
     install_plugin(site, "hwtest_launch", PLUGIN)
     log = headwater_env / "wrapper.log"
     wrapper = headwater_env / "wrapper.sh"
-    wrapper.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {sys.executable} "$@"\n')
+    wrapper.write_text(f'#!/bin/sh\necho "$HWTEST_FOO $@" >> {log}\nexec "$@"\n')
     wrapper.chmod(0o755)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
     monkeypatch.setenv("HEADWATER_LOAD_PLUGINS", "hwtest_launch")
@@ -128,6 +128,7 @@ class SeamFlow(FlowSpec):
     @step
     def middle(self):
         self.how = (sys.argv[1:2], os.environ.get("HWTEST_REWRITTEN"))
+        self.foo = os.environ.get("HWTEST_FOO")
         self.next(self.end)
 
     @step
@@ -143,6 +144,8 @@ class SeamFlow(FlowSpec):
     assert run["end"].task.data.how == (["run"], None)
     middle = run["middle"].task
     assert middle.data.how == (["--quiet"], f"middle/{middle.id}#0")
+    assert middle.data.foo == "1"
     logged = log.read_text().splitlines()
     assert len(logged) == 1
+    assert logged[0].startswith(f"1 {sys.executable} {path} ")  # the wrapper got the whole command, unchanged
     assert f" step middle --run-id {run.id} --task-id {middle.id} " in logged[0]

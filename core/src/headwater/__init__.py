@@ -22,6 +22,8 @@ _EXPORTS = {
     "timeout": "headwater.builtins.timeout",
     "resources": "headwater.builtins.resources",
     "environment": "headwater.builtins.environment_vars",
+    "project": "headwater.builtins.project",
+    "schedule": "headwater.builtins.schedule",
     "StepDecorator": "headwater.decorators",
     "FlowDecorator": "headwater.decorators",
     # reading runs
@@ -64,20 +66,23 @@ def _plugin_decorator(name: str) -> object:
     if name.startswith("_") or importlib.util.find_spec(f"headwater.{name}") is not None:
         # A submodule not imported yet: let the import system load it.
         raise AttributeError(f"module 'headwater' has no attribute {name!r}")
-    from headwater.plugins import step_decorators
+    from headwater.plugins import flow_decorators, step_decorators
 
-    cls = step_decorators().get(name)
-    if cls is None:
+    step_cls = step_decorators().get(name)
+    flow_cls = flow_decorators().get(name) if step_cls is None else None
+    if step_cls is None and flow_cls is None:
         raise AttributeError(
             f"module 'headwater' has no attribute {name!r} (no installed plugin provides a decorator by that name)"
         )
-    from headwater.decorators import apply
+    from headwater.decorators import apply, apply_flow
 
-    def decorator(func: object = None, **attributes: object) -> object:
-        return apply(cls, func, **attributes)
+    def decorator(target: object = None, **attributes: object) -> object:
+        if flow_cls is not None:
+            return apply_flow(flow_cls, target, **attributes)
+        return apply(step_cls, target, **attributes)  # type: ignore[arg-type]
 
     decorator.__name__ = name
-    decorator.__doc__ = cls.__doc__
+    decorator.__doc__ = (step_cls or flow_cls).__doc__
     return decorator
 
 

@@ -6,9 +6,19 @@ can also be imported and tested on its own. Plugins add fields through the ``reg
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
+
+
+class Parallel(NamedTuple):
+    """``current.parallel``: the hosts of a multi-host task (one host: ``num_nodes`` 1, ``node_index`` 0)."""
+
+    main_ip: str
+    num_nodes: int
+    node_index: int
+
 
 _CORE_FIELDS = (
+    "parallel",
     "flow_name",
     "run_id",
     "step_name",
@@ -43,6 +53,11 @@ class Current:
     def is_running_flow(self) -> bool:
         """True inside a step of a running flow."""
         return bool(self._fields)
+
+    @property
+    def parallel(self) -> Parallel | None:
+        """The task's hosts: ``main_ip``, ``num_nodes``, ``node_index`` (as Metaflow's ``current.parallel``)."""
+        return self._fields.get("parallel")
 
     @property
     def flow_name(self) -> str | None:

@@ -20,7 +20,7 @@ HEADWATER_DIR = ".headwater"
 DEFAULTS: dict[str, Any] = {
     "datastore": "local",
     "datastore_root": None,
-    "environment": "local",
+    "environment": None,
     "max_workers": None,
     "max_num_splits": 100,
     "max_log_size_mb": 10,

@@ -88,8 +88,9 @@ class StepDecorator:
 class FlowDecorator:
     """Base of decorators applied to the ``FlowSpec`` class itself (``@schedule``, ``@project``).
 
-    Like step decorators they only record what was asked: ``MyDecorator(daily=True)(FlowClass)`` adds
-    itself to the class, and plugins read it from ``graph.flow_decorators``.
+    Like step decorators they only record what was asked: ``MyDecorator({"daily": True})(FlowClass)``
+    adds itself to the class (``apply_flow`` supports ``@deco`` and ``@deco(key=value)``), plugins read it
+    from ``graph.flow_decorators``, and the linter reports a bad one with the class's file and line.
     """
 
     name: ClassVar[str] = ""
@@ -101,14 +102,26 @@ class FlowDecorator:
         if unknown:
             raise DecoratorError(
                 f"@{self.name} has no attribute {', '.join(map(repr, unknown))}.",
-                f"Valid attributes: {', '.join(self.defaults) or 'none'}.",
+                f"Valid attributes of @{self.name}: {', '.join(self.defaults) or 'none'}.",
             )
         self.attributes = {**self.defaults, **given}
+        #: Attributes the user gave explicitly (the rest are defaults).
+        self.explicit = frozenset(given)
+        self.validate()
+
+    def validate(self) -> None:
+        """Check and normalise ``self.attributes``; raise ``DecoratorError`` naming the attribute."""
+
+    def lint(self, graph: FlowGraph) -> list[LintProblem]:
+        """Rules that depend on the flow (a schedule on a flow with required parameters, ...)."""
+        return []
 
     def __call__(self, flow: type) -> type:
         applied: list[FlowDecorator] = flow.__dict__.get("__hw_flow_decorators__") or []
         if any(d.name == self.name for d in applied):
-            raise DecoratorError(f"@{self.name} is given twice on {flow.__name__}.", "Keep one.")
+            duplicate = InvalidFlowDecorator(self.name, DecoratorError(f"@{self.name} is given twice.", "Keep one."))
+            flow.__hw_flow_decorators__ = [duplicate, *applied]  # type: ignore[attr-defined]
+            return flow
         flow.__hw_flow_decorators__ = [self, *applied]  # type: ignore[attr-defined]
         return flow
 
@@ -116,7 +129,47 @@ class FlowDecorator:
         return self.attributes[key]
 
     def __repr__(self) -> str:
-        return f"@{self.name}({', '.join(f'{k}={v!r}' for k, v in self.attributes.items())})"
+        changed = {k: v for k, v in self.attributes.items() if k in self.explicit}
+        return f"@{self.name}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+
+
+class InvalidFlowDecorator(FlowDecorator):
+    """Stands in for a flow decorator written with bad attributes; the linter reports it."""
+
+    def __init__(self, name: str, error: DecoratorError) -> None:
+        self.name = name  # type: ignore[misc]
+        self.error = error
+        self.attributes = {}
+        self.explicit = frozenset()
+
+    def lint(self, graph: FlowGraph) -> list[LintProblem]:
+        line = getattr(graph.flow, "__firstlineno__", None)
+        if line is None:
+            import inspect
+
+            try:
+                line = inspect.getsourcelines(graph.flow)[1]
+            except (OSError, TypeError):
+                line = None
+        message = f"{graph.name}: {self.error.message}"
+        return [LintProblem("bad-decorator", message, self.error.hint or "", graph.file, line)]
+
+
+def apply_flow(cls: type[FlowDecorator], flow: Any = None, **attributes: Any) -> Any:
+    """Support both ``@deco`` and ``@deco(key=value)`` above a flow class."""
+    try:
+        deco: FlowDecorator = cls(attributes)
+    except DecoratorError as e:
+        deco = InvalidFlowDecorator(cls.name, e)
+    return deco(flow) if flow is not None else deco
+
+
+def flow_decorator_problems(graph: FlowGraph) -> list[LintProblem]:
+    """What the flow's decorators find wrong (bad attributes, misuse), with the class's file and line."""
+    found: list[LintProblem] = []
+    for deco in graph.flow_decorators:
+        found += deco.lint(graph)
+    return found
 
 
 class InvalidDecorator(StepDecorator):

@@ -125,6 +125,12 @@ class StepTimeout(HeadwaterError):
     headline = "Step timed out"
 
 
+class HostsFailed(HeadwaterError):
+    """A multi-host task failed because another of its hosts failed or never reported."""
+
+    headline = "Task failed on another host"
+
+
 class TaskInterrupted(BaseException):
     """Raised in a task when the runtime stops it (Ctrl-C, SIGTERM); BaseException so user code does not catch it."""
 

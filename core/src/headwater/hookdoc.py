@@ -4,7 +4,7 @@ It exists so the reference cannot drift from the contract: ``headwater.hookspecs
 hook is described, and this module turns it into Markdown (``docs/hooks.md``). Hooks are grouped by the
 family banners of that module (the ``# ----`` comment blocks), in source order; each hook shows its name,
 its signature with the annotations as written, whether all implementations run or the first answer wins,
-and its docstring. A test compares the committed page with ``render()``, so a hook spec added or changed
+its docstring, and its example (the ``Example::`` block of the docstring, as a Python code block). A test compares the committed page with ``render()``, so a hook spec added or changed
 without regenerating the page fails the build.
 
 ``python -m headwater.hookdoc`` prints the page; ``python -m headwater.hookdoc --check FILE`` exits 1 when
@@ -126,7 +126,14 @@ def _doc_body(doc: str) -> list[str]:
     """The docstring as Markdown: prose kept, ``:param x:`` and ``:return:`` fields as a list."""
     prose: list[str] = []
     fields: list[list[str]] = []  # [label, text]
+    example: list[str] | None = None
     for line in doc.splitlines():
+        if line.strip() == "Example::":
+            example = []
+            continue
+        if example is not None:
+            example.append(line[4:] if line.startswith("    ") else line)
+            continue
         match = _FIELD.match(line)
         if match:
             label = f"`{match['param']}`" if match["param"] else "returns"
@@ -145,6 +152,12 @@ def _doc_body(doc: str) -> list[str]:
         out += [f"- {label}: {_markdown(text)}" for label, text in params]
     for text in returns:
         out += ["", f"Returns: {_markdown(text)}"]
+    if example is not None:
+        while example and not example[0].strip():
+            example.pop(0)
+        while example and not example[-1].strip():
+            example.pop()
+        out += ["", "Example:", "", "```python", *example, "```"]
     return out
 
 

@@ -10,7 +10,7 @@ declared ``def step(self, inputs)``; reserved names are not used. Plugins add ru
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from headwater.exceptions import GraphError, LintProblem
 from headwater.graph import FOREACH, SPLIT, SWITCH, FlowGraph, StepNode, suggest
@@ -344,13 +344,26 @@ def _check_scopes(graph: FlowGraph) -> list[LintProblem]:
     return found
 
 
-def lint(graph: FlowGraph, flow: type[FlowSpec] | None = None, plugins: bool = True) -> None:
-    """Raise a ``GraphError`` listing every problem of the graph (core rules and plugins' rules)."""
-    problems = check(graph)
-    if plugins and not problems:
-        from headwater.plugins import hook
+def plugin_problems(graph: FlowGraph, options: dict[str, Any] | None = None) -> list[LintProblem]:
+    """What plugins' ``check_graph`` rules find; a rule that raises is a problem naming its plugin."""
+    from headwater.exceptions import PluginError
+    from headwater.plugins import call_each
 
-        for extra in hook().check_graph(graph=graph, flow=flow or graph.flow):
-            problems += extra or []
+    try:
+        found = call_each("check_graph", graph=graph, flow=graph.flow, options=dict(options or {}))
+    except PluginError as e:
+        return [LintProblem("plugin-error", e.message, e.hint or "", graph.file, None)]
+    return [problem for problems in found for problem in problems]
+
+
+def lint(
+    graph: FlowGraph, flow: type[FlowSpec] | None = None, plugins: bool = True, options: dict[str, Any] | None = None
+) -> None:
+    """Raise a ``GraphError`` listing every problem of the graph (core rules and plugins' rules, together)."""
+    from headwater.decorators import flow_decorator_problems
+
+    problems = check(graph) + flow_decorator_problems(graph)
+    if plugins:
+        problems += plugin_problems(graph, options)
     if problems:
         raise GraphError(graph.name, problems)

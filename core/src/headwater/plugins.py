@@ -46,6 +46,9 @@ DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
     ("resources", "headwater.builtins.resources"),
     ("environment", "headwater.builtins.environment_vars"),
     ("commands", "headwater.builtins.commands"),
+    ("local-launcher", "headwater.builtins.local_launcher"),
+    ("project", "headwater.builtins.project"),
+    ("schedule", "headwater.builtins.schedule"),
 )
 
 
@@ -276,7 +279,7 @@ def register_plugin(plugin: object, name: str | None = None) -> str:
     get_plugin_manager()
     plugin_name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
     _register(state, plugin, plugin_name, getattr(plugin, "__module__", "?"), builtin=False)
-    _registries.clear()
+    _forget_registries()
     return plugin_name
 
 
@@ -284,14 +287,22 @@ def unregister_plugin(name: str) -> None:
     state = _state_or_create()
     state.pm.unregister(name=name)
     state.infos.pop(name, None)
-    _registries.clear()
+    _forget_registries()
 
 
 def reset() -> None:
     """Forget every plugin and registry (tests)."""
     global _state
     _state = None
+    _forget_registries()
+
+
+def _forget_registries() -> None:
+    """Drop everything built from the plugins' answers (registries, flow CLIs), to be built again."""
     _registries.clear()
+    flow_cli = sys.modules.get("headwater.cli.flow_cli")
+    if flow_cli is not None:
+        flow_cli._groups.clear()
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -313,7 +324,7 @@ def _by_name(hook_name: str) -> dict[str, Any]:
             name, value = (args[0].name, args[0]) if len(args) == 1 else args
             found.setdefault(name, value)
 
-        getattr(hook(), hook_name)(register=register)
+        call_each(hook_name, warn_only=True, register=register)
         _registries[hook_name] = found
     return _registries[hook_name]
 
@@ -342,9 +353,40 @@ def serializers() -> list[Serializer]:
     """Serializers, highest priority first (pickle last)."""
     if "serializers" not in _registries:
         found: list[Serializer] = []
-        hook().register_serializers(register=found.append)
+        call_each("register_serializers", warn_only=True, register=found.append)
         _registries["serializers"] = sorted(found, key=lambda s: -s.priority)
     return _registries["serializers"]
+
+
+def call_each(hook_name: str, warn_only: bool = False, **kwargs: Any) -> list[Any]:
+    """Call every implementation of ``hook_name`` in pluggy's order, naming the plugin when one fails.
+
+    A ``HeadwaterError`` a plugin raises on purpose (a refusal) passes through unchanged. Any other
+    exception becomes a ``PluginError`` naming the plugin and the hook (or, with ``warn_only``, a warning
+    after which the other plugins still run): a broken plugin never shows up as a bare traceback.
+    Returns the non-None results, in call order.
+    """
+    from headwater.exceptions import HeadwaterError
+
+    caller = getattr(hook(), hook_name)
+    results = []
+    for impl in reversed(caller.get_hookimpls()):
+        if impl.hookwrapper or impl.wrapper:
+            continue
+        try:
+            result = impl.function(*(kwargs[name] for name in impl.argnames))
+        except HeadwaterError:
+            raise
+        except Exception as e:
+            message = f"Plugin {impl.plugin_name!r} failed in its {hook_name} hook: {type(e).__name__}: {e}"
+            hint = f"Update or fix the plugin, or switch it off with HEADWATER_DISABLE_PLUGINS={impl.plugin_name}."
+            if warn_only:
+                _warn(f"{message}. {hint}")
+                continue
+            raise PluginError(message + ".", hint) from e
+        if result is not None:
+            results.append(result)
+    return results
 
 
 def lookup(kind: str, name: str, registry: dict[str, Any]) -> Any:

@@ -1,4 +1,4 @@
-"""Built-in plugin: the flow commands (run, resume, step, show, check, logs, dump, tag)."""
+"""Built-in plugin: the flow commands (run, resume, step, show, check, logs, dump, tag, init, transition)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 @hookimpl(trylast=True)
 def register_flow_commands(cli: click.Group, flow: type) -> None:
-    from headwater.cli import data_cmds, info_cmds, run_cmds, step_cmd
+    from headwater.cli import data_cmds, deploy_cmds, info_cmds, run_cmds, step_cmd
 
     for command in (
         run_cmds.run_command(flow),
@@ -23,5 +23,7 @@ def register_flow_commands(cli: click.Group, flow: type) -> None:
         data_cmds.logs,
         data_cmds.dump,
         data_cmds.tag,
+        deploy_cmds.init_command(flow),
+        deploy_cmds.transition,
     ):
         cli.add_command(command)

@@ -47,8 +47,8 @@ def register_step_decorators(register: Callable[..., None]) -> None:
     register(EnvironmentDecorator)
 
 
-@hookimpl
-def before_task_launch(attempt: TaskAttempt, command: TaskCommand) -> None:
+@hookimpl(tryfirst=True)  # first, so every other plugin sees (and may override) these variables
+def task_command(attempt: TaskAttempt, command: TaskCommand) -> None:
     deco = attempt.step.decorator("environment")
     if deco is not None:
         command.env.update(deco["vars"])

@@ -57,9 +57,9 @@ def plugins(as_json: bool, hooks: bool) -> None:
 
 
 def build() -> click.Group:
-    from headwater.plugins import hook
+    from headwater.plugins import call_each
 
-    hook().register_console_commands(cli=cli)
+    call_each("register_console_commands", warn_only=True, cli=cli)
     return cli
 
 

@@ -56,7 +56,7 @@ class FlowCLIState:
 
             graph = with_decorators(FlowGraph.of(self.flow), list(self.options.get("with") or ()))
             if lint:
-                lint_module.lint(graph, self.flow)
+                lint_module.lint(graph, self.flow, options=self.options)
             else:
                 lint_module.check(graph)  # computes splits and joins; a task needs them
             self._graph = graph
@@ -87,8 +87,7 @@ class FlowCLIState:
             self.options["datastore"],
             "--datastore-root",
             str(self.options["datastore_root"]),
-            "--environment",
-            self.options["environment"],
+            *(["--environment", self.options["environment"]] if self.options.get("environment") else []),
         ]
         from headwater.runtime.context import render_options
 
@@ -110,10 +109,10 @@ def build_cli(flow: type[FlowSpec]) -> click.Group:
     """The click group of a flow (built once per class)."""
     if flow in _groups:
         return _groups[flow]
-    from headwater.plugins import hook
+    from headwater.plugins import call_each
 
     plugin_options: list[click.Option] = []
-    hook().register_flow_options(register=plugin_options.append)
+    call_each("register_flow_options", warn_only=True, register=plugin_options.append)
     plugin_names = {opt.name for opt in plugin_options}
 
     @click.group(
@@ -135,8 +134,8 @@ def build_cli(flow: type[FlowSpec]) -> click.Group:
     @click.option(
         "--environment",
         default=lambda: config.get("environment"),
-        show_default="local",
-        help="The environment tasks run in.",
+        show_default="the one the flow's decorators ask for, else local",
+        help="The environment tasks run in (local, or one a plugin provides: conda, pypi).",
     )
     @click.option(
         "--with",
@@ -152,7 +151,7 @@ def build_cli(flow: type[FlowSpec]) -> click.Group:
         ctx: click.Context,
         datastore: str,
         datastore_root: str | None,
-        environment: str,
+        environment: str | None,
         with_: tuple[str, ...],
         quiet: bool,
         debug: bool,
@@ -171,7 +170,7 @@ def build_cli(flow: type[FlowSpec]) -> click.Group:
         ctx.obj = FlowCLIState(flow, _flow_file(flow), options)
 
     cli.params.extend(plugin_options)
-    hook().register_flow_commands(cli=cli, flow=flow)
+    call_each("register_flow_commands", warn_only=True, cli=cli, flow=flow)
     _groups[flow] = cli
     return cli
 

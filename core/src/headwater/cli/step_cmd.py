@@ -21,6 +21,8 @@ from headwater.exceptions import HeadwaterError
 @click.option("--max-num-splits", type=int, default=100)
 @click.option("--tag", "tags", multiple=True)
 @click.option("--origin-run-id")
+@click.option("--num-hosts", type=click.IntRange(min=1), default=1, help="Hosts running this task together.")
+@click.option("--host-index", type=click.IntRange(min=0), default=0, help="This host (0 commits the task).")
 @click.pass_obj
 def step(
     state: Any,
@@ -34,6 +36,8 @@ def step(
     max_num_splits: int,
     tags: tuple[str, ...],
     origin_run_id: str | None,
+    num_hosts: int,
+    host_index: int,
 ) -> int:
     """Run one task attempt: load inputs, run the step, store its artifacts, commit."""
     from headwater.runtime.context import decode_input_paths
@@ -42,6 +46,8 @@ def step(
     graph = state.graph(lint=False)
     if step_name not in graph:
         raise HeadwaterError(f"{graph.name} has no step `{step_name}`.")
+    if host_index >= num_hosts:
+        raise HeadwaterError(f"--host-index {host_index} is not below --num-hosts {num_hosts}.")
     datastore = state.datastore()
     # A step that reads runs with the client (Flow("Other")...) reads the datastore it runs in.
     config.client_datastore = (state.options["datastore"], str(state.options["datastore_root"]))
@@ -63,5 +69,7 @@ def step(
         namespace=f"user:{user}",
         origin_run_id=origin_run_id,
         options=state.options,
+        host_index=host_index,
+        num_hosts=num_hosts,
     )
     return 0 if task.run() else 1

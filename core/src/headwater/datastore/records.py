@@ -94,8 +94,10 @@ class FlowDatastore:
             )
         return record
 
-    def write_run_end(self, run_id: str, record: dict[str, Any]) -> None:
-        self.storage.put(f"{self.run_path(run_id)}/end.json", [dumps({**record, "version": RECORD_VERSION})])
+    def write_run_end(self, run_id: str, record: dict[str, Any], overwrite: bool = True) -> bool:
+        """Record how the run ended; with ``overwrite=False`` an existing end record is kept (returns False)."""
+        path = f"{self.run_path(run_id)}/end.json"
+        return self.storage.put(path, [dumps({**record, "version": RECORD_VERSION})], overwrite=overwrite)
 
     def run_end(self, run_id: str) -> dict[str, Any] | None:
         return self._read(f"{self.run_path(run_id)}/end.json")
@@ -173,6 +175,27 @@ class FlowDatastore:
             if record and record.get("ok"):
                 return record
         return None
+
+    def write_attempt_metadata(
+        self, run_id: str, step: str, task_id: str, attempt: int, metadata: dict[str, Any]
+    ) -> None:
+        """What the launcher learned about an attempt (a job id): written once, when the attempt ended."""
+        path = f"{self.task_path(run_id, step, task_id)}/{attempt}.launch.json"
+        self.storage.put(path, [dumps({"metadata": metadata, "version": RECORD_VERSION})])
+
+    def attempt_metadata(self, run_id: str, step: str, task_id: str, attempt: int) -> dict[str, Any]:
+        record = self._read(f"{self.task_path(run_id, step, task_id)}/{attempt}.launch.json")
+        return dict((record or {}).get("metadata") or {})
+
+    def write_host_done(
+        self, run_id: str, step: str, task_id: str, attempt: int, host: int, record: dict[str, Any]
+    ) -> None:
+        """The outcome of one helper host of a multi-host task (host 0 commits the task itself)."""
+        path = f"{self.task_path(run_id, step, task_id)}/{attempt}.host-{host}.json"
+        self.storage.put(path, [dumps({**record, "version": RECORD_VERSION})])
+
+    def host_done(self, run_id: str, step: str, task_id: str, attempt: int, host: int) -> dict[str, Any] | None:
+        return self._read(f"{self.task_path(run_id, step, task_id)}/{attempt}.host-{host}.json")
 
     # -- logs ---------------------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -46,12 +47,16 @@ class TaskPolicy:
 
 @dataclass
 class RunContext:
-    """A run being executed (or resumed), as seen by the scheduling process."""
+    """A run being executed (or resumed), as seen by the scheduling process and by deployers.
+
+    ``run_id`` is None while the run is being checked (``check_run``, ``register_run_tags``: nothing is
+    written yet), and a ``Placeholder`` in a deployer's command templates.
+    """
 
     flow: type[FlowSpec]
     graph: FlowGraph
     flow_file: str
-    run_id: str
+    run_id: str | None
     datastore: FlowDatastore
     environment: Environment
     #: Top-level CLI options (``datastore``, ``datastore_root``, ``with``, plugin options, ...).
@@ -63,6 +68,9 @@ class RunContext:
     code_package: str | None = None
     origin_run_id: str | None = None
     resume_step: str | None = None
+    #: Top-level options every task's command repeats (datastore, ``--with``, plugins' options).
+    top_args: list[str] = field(default_factory=list)
+    max_num_splits: int = 100
 
     @property
     def flow_name(self) -> str:
@@ -75,7 +83,11 @@ class RunContext:
 
 @dataclass
 class TaskAttempt:
-    """One attempt of one task, about to be launched."""
+    """One attempt of one task, about to be launched.
+
+    In a deployer's template (``template`` True) the ids are ``Placeholder``s, ``input_paths`` is empty
+    and ``attempt`` is 0: the orchestrator fills them in when it runs the task.
+    """
 
     run: RunContext
     step: StepNode
@@ -84,6 +96,7 @@ class TaskAttempt:
     input_paths: list[str]
     split_index: int | None
     policy: TaskPolicy
+    template: bool = False
 
     @property
     def pathspec(self) -> str:
@@ -93,6 +106,24 @@ class TaskAttempt:
     def is_fallback(self) -> bool:
         """True for attempts after the user's retries are used up (``@catch`` replaces the body)."""
         return self.attempt > self.policy.user_retries
+
+
+class Placeholder(str):
+    """A value a deployer fills in later (``{run_id}``, ``{task_id}``, ...): see ``TaskCommand.substitute``.
+
+    It renders as ``{name}``; a deployer that prefers its own syntax passes ``placeholder=`` to ``argv``.
+    """
+
+    name: str
+
+    def __new__(cls, name: str) -> Placeholder:
+        obj = super().__new__(cls, "{" + name + "}")
+        obj.name = name
+        return obj
+
+
+#: What a deployer must fill in for every task: the run, the task, its inputs, its foreach index, its attempt.
+PLACEHOLDERS = ("run_id", "task_id", "input_paths", "split_index", "retry_count")
 
 
 def render_options(options: dict[str, Any]) -> list[str]:
@@ -109,37 +140,88 @@ def render_options(options: dict[str, Any]) -> list[str]:
             args.append(flag)
         elif isinstance(value, (list, tuple)):
             for item in value:
-                args += [flag, str(item)]
+                args += [flag, item if isinstance(item, Placeholder) else str(item)]
         else:
-            args += [flag, str(value)]
+            args += [flag, value if isinstance(value, Placeholder) else str(value)]
     return args
 
 
 @dataclass
 class TaskCommand:
-    """The command line that runs one attempt: ``executable script [top args] subcommand [options]``.
+    """The command line that runs one attempt: ``[prefix] executable script [top args] step NAME [options]``.
 
-    Plugins rewrite it in the ``before_task_launch`` hook. ``options`` render as ``--key value`` (a list
-    repeats the option, True gives a bare flag, None drops it); ``env`` is added to the environment.
+    Built by ``headwater.plugin.task_command`` for a place to run (``where``: ``"local"`` or
+    ``"container"``); plugins add to it in the ``task_command`` hook. ``options`` render as ``--key value``
+    (a list repeats the option, True gives a bare flag, None drops it); ``env`` is added to the task's
+    environment; ``prefix`` is a wrapper program and its arguments (``["nice", "-n", "5"]``) placed
+    before the interpreter; ``bootstrap`` holds shell commands a container runs before the task (the
+    environment's, then plugins'). In a deployer's template some values are ``Placeholder``s.
     """
 
     executable: str
     script: str
     top_args: list[str]
-    subcommand: list[str]
+    step: str
     options: dict[str, Any]
     env: dict[str, str] = field(default_factory=dict)
-
-    def argv(self) -> list[str]:
-        return [self.executable, self.script, *self.args()]
+    prefix: list[str] = field(default_factory=list)
+    bootstrap: list[str] = field(default_factory=list)
+    where: str = "local"
 
     def args(self) -> list[str]:
         """Everything after the script: what the flow CLI parses."""
-        return [*self.top_args, *self.subcommand, *render_options(self.options)]
+        return [*self.top_args, "step", self.step, *render_options(self.options)]
+
+    def argv(self, placeholder: Any = None) -> list[str]:
+        """The whole command line; ``placeholder(name)`` renders each placeholder left (default ``{name}``)."""
+        argv = [*self.prefix, self.executable, self.script, *self.args()]
+        if placeholder is not None:
+            argv = [placeholder(a.name) if isinstance(a, Placeholder) else a for a in argv]
+        return argv
+
+    def placeholders(self) -> list[str]:
+        """Names of the placeholders still in the command."""
+        found = [a.name for a in self.argv() if isinstance(a, Placeholder)]
+        found += [v.name for v in self.env.values() if isinstance(v, Placeholder)]
+        return sorted(set(found), key=found.index)
+
+    def substitute(self, **values: Any) -> TaskCommand:
+        """A copy with placeholders replaced: ``substitute(run_id="sfn-1", task_id="7", input_paths=[...])``.
+
+        ``input_paths`` may be given as a list of ``step/task`` paths (it is encoded); a ``split_index`` of
+        None drops the option.
+        """
+        if "input_paths" in values and isinstance(values["input_paths"], (list, tuple)):
+            values["input_paths"] = encode_input_paths(list(values["input_paths"]))
+
+        def fill(value: Any) -> Any:
+            if isinstance(value, Placeholder) and value.name in values:
+                filled = values[value.name]
+                return None if filled is None else str(filled)
+            if isinstance(value, list):
+                return [fill(v) for v in value]
+            return value
+
+        return dataclasses.replace(
+            self,
+            top_args=[fill(a) for a in self.top_args],
+            options={k: fill(v) for k, v in self.options.items()},
+            env={k: fill(v) for k, v in self.env.items()},
+            prefix=list(self.prefix),
+            bootstrap=list(self.bootstrap),
+        )
+
+    def shell(self) -> str:
+        """One ``sh -c`` script: the bootstrap commands, then the task with its environment (all quoted)."""
+        import shlex
+
+        env = [f"{k}={shlex.quote(v)}" for k, v in sorted(self.env.items())]
+        task = " ".join(["exec", *(["env", *env] if env else []), *map(shlex.quote, self.argv())])
+        return "\n".join(["set -e", *self.bootstrap, task])
 
     def runs_in_this_interpreter(self, script: str) -> bool:
-        """Whether the pre-warmed parent can run it by forking: same interpreter and flow file."""
-        return self.executable == sys.executable and self.script == script
+        """Whether the pre-warmed parent can run it by forking: no wrapper, same interpreter and flow file."""
+        return not self.prefix and self.executable == sys.executable and self.script == script
 
 
 _ESCAPES = {"%": "%25", ",": "%2C", ";": "%3B", ":": "%3A", "-": "%2D"}

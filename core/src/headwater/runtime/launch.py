@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from headwater.exceptions import TaskInterrupted
+from headwater.runtime.handle import TaskHandle
 
 if TYPE_CHECKING:
     from headwater.runtime.context import TaskAttempt, TaskCommand
@@ -123,25 +124,17 @@ def _reset_child_state() -> None:
             pass
 
 
-class Worker:
-    """A running attempt: its process, its output pipes and what it printed."""
+class LocalTaskHandle(TaskHandle):
+    """An attempt running as a process on this machine: its pid, output pipes and pidfd."""
 
-    def __init__(
-        self, attempt: TaskAttempt, pid: int, out_fd: int, err_fd: int, popen: subprocess.Popen[bytes] | None
-    ) -> None:
-        self.attempt = attempt
+    def __init__(self, pid: int, out_fd: int, err_fd: int, popen: subprocess.Popen[bytes] | None) -> None:
+        super().__init__()
         self.pid = pid
         self.fds = {"stdout": out_fd, "stderr": err_fd}
         self.popen = popen
-        self.started = time.time()
+        self.running_since = time.time()
         self.returncode: int | None = None
-        self.kill_reason: str | None = None
-        self.kill_sent: float | None = None
         self.pidfd: int | None = None
-        self.partial = {"stdout": b"", "stderr": b""}
-        self.logs: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
-        self.log_sizes = {"stdout": 0, "stderr": 0}
-        self.log_dropped = {"stdout": 0, "stderr": 0}
         for fd in (out_fd, err_fd):
             os.set_blocking(fd, False)
         if hasattr(os, "pidfd_open"):
@@ -149,11 +142,14 @@ class Worker:
                 self.pidfd = os.pidfd_open(pid)
             except OSError:
                 self.pidfd = None
+        # Without a pidfd the scheduler must look for the exit itself, often.
+        self.poll_interval = 0.02
 
-    @property
-    def prefix(self) -> str:
-        a = self.attempt
-        return f"{a.step.name}/{a.task_id}" + (f"#{a.attempt}" if a.attempt else "")
+    def output_fds(self) -> dict[str, int]:
+        return self.fds
+
+    def exit_fd(self) -> int | None:
+        return self.pidfd
 
     def poll(self) -> int | None:
         """The exit status once the process has ended (negative: killed by that signal), else None."""
@@ -172,23 +168,8 @@ class Worker:
         self.returncode = os.waitstatus_to_exitcode(status)
         return self.returncode
 
-    def keep(self, stream: str, data: bytes, limit: int) -> None:
-        """Store output for the attempt's log, keeping the last ``limit`` bytes."""
-        self.logs[stream].append(data)
-        self.log_sizes[stream] += len(data)
-        chunks = self.logs[stream]
-        while self.log_sizes[stream] > limit and len(chunks) > 1:
-            dropped = chunks.pop(0)
-            self.log_sizes[stream] -= len(dropped)
-            self.log_dropped[stream] += len(dropped)
-
-    def log_bytes(self, stream: str) -> bytes:
-        data = b"".join(self.logs[stream])
-        if self.log_dropped[stream]:
-            data = f"[... {self.log_dropped[stream]} earlier bytes not kept ...]\n".encode() + data
-        return data
-
-    def signal(self, sig: int) -> None:
+    def kill(self, force: bool = False) -> None:
+        sig = signal.SIGKILL if force else signal.SIGTERM
         try:
             os.killpg(self.pid, sig)
         except (ProcessLookupError, PermissionError):
@@ -198,28 +179,32 @@ class Worker:
                 pass
 
     def close(self) -> None:
-        for fd in list(self.fds.values()):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self.fds.clear()
+        # The output pipes belong to the scheduler once handed over (it closes each at its end); closing
+        # them here again could close a newer task's pipe that reuses the number.
         if self.pidfd is not None:
             os.close(self.pidfd)
             self.pidfd = None
 
 
-def launch(
-    attempt: TaskAttempt,
-    command: TaskCommand,
-    flow_file: str,
-    run_cli: CliRunner,
-    close_in_child: Callable[[], list[int]],
-) -> Worker:
-    """Start the attempt's process: forked when possible, spawned otherwise."""
-    if command.runs_in_this_interpreter(flow_file) and hasattr(os, "fork") and not _threads_warned():
-        return _fork(attempt, command, run_cli, close_in_child())
-    return _spawn(attempt, command)
+#: How the local launcher runs a forked task's command line, and which descriptors a child must close:
+#: set by the scheduler before its first launch (``configure``).
+_run_cli: CliRunner | None = None
+_close_in_child: Callable[[], list[int]] = list
+
+
+def configure(run_cli: CliRunner, close_in_child: Callable[[], list[int]]) -> None:
+    """Tell the local launcher how to run a command in a forked child (the flow's CLI, in-process)."""
+    global _run_cli, _close_in_child
+    _run_cli, _close_in_child = run_cli, close_in_child
+
+
+def launch(attempt: TaskAttempt, command: TaskCommand) -> LocalTaskHandle:
+    """Start the attempt's process here: forked when possible, spawned otherwise."""
+    forkable = command.where == "local" and not command.bootstrap and hasattr(os, "fork")
+    same = _run_cli is not None and forkable and command.runs_in_this_interpreter(attempt.run.flow_file)
+    if same and not _threads_warned():  # (the threads warning is printed only when forking was possible)
+        return _fork(command, _run_cli, _close_in_child())  # type: ignore[arg-type]
+    return _spawn(command)
 
 
 _warned_threads = False
@@ -238,7 +223,7 @@ def _threads_warned() -> bool:
     return threads > 1
 
 
-def _fork(attempt: TaskAttempt, command: TaskCommand, run_cli: CliRunner, inherited: list[int]) -> Worker:
+def _fork(command: TaskCommand, run_cli: CliRunner, inherited: list[int]) -> LocalTaskHandle:
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     parent = os.getpid()
@@ -293,7 +278,7 @@ def _fork(attempt: TaskAttempt, command: TaskCommand, run_cli: CliRunner, inheri
         pass
     os.close(out_w)
     os.close(err_w)
-    return Worker(attempt, pid, out_r, err_r, None)
+    return LocalTaskHandle(pid, out_r, err_r, None)
 
 
 def _finish_like_an_interpreter() -> None:
@@ -308,10 +293,13 @@ def _finish_like_an_interpreter() -> None:
     atexit._run_exitfuncs()  # the step's own handlers (trackers ending their runs, pools)
 
 
-def _spawn(attempt: TaskAttempt, command: TaskCommand) -> Worker:
+def _spawn(command: TaskCommand) -> LocalTaskHandle:
     env = {**os.environ, **command.env, "PYTHONUNBUFFERED": "1"}
+    argv = command.argv()
+    if command.bootstrap:  # the environment's or a plugin's preparation first, in one shell
+        argv = ["/bin/sh", "-c", command.shell()]
     popen = subprocess.Popen(
-        command.argv(),
+        argv,
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -323,4 +311,4 @@ def _spawn(attempt: TaskAttempt, command: TaskCommand) -> Worker:
     out_fd, err_fd = os.dup(popen.stdout.fileno()), os.dup(popen.stderr.fileno())
     popen.stdout.close()
     popen.stderr.close()
-    return Worker(attempt, popen.pid, out_fd, err_fd, popen)
+    return LocalTaskHandle(popen.pid, out_fd, err_fd, popen)

@@ -1,9 +1,10 @@
 """Starting a run or a resume: everything between ``python flow.py run`` and the scheduler's first task.
 
-In order: lint the graph and resolve every parameter (so a bad graph or value fails before anything is
-written); store the code package; create the run record; store the parameters (or, for a resume, clone
-the origin's) as the ``_parameters`` pseudo-task every ``start`` reads; call ``before_run``; schedule;
-write the end record. Whatever happens after the run record exists, an end record is written.
+In order: lint the graph, resolve every parameter, ask plugins (``check_run``), resolve the environment
+and collect run tags, so that anything wrong fails before anything is written; store the code package;
+store the parameters (or, for a resume, clone the origin's) as the ``_parameters`` pseudo-task every
+``start`` reads, then the run record; call ``before_run``; schedule; write the end record. Whatever
+happens after the run record exists, an end record is written.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from headwater import config
 from headwater._version import __version__
 from headwater.datastore.artifacts import store
-from headwater.datastore.records import PARAMETERS_STEP, PARAMETERS_TASK, FlowDatastore
-from headwater.exceptions import ConfigError, ParameterError, ResumeError
+from headwater.datastore.records import PARAMETERS_STEP, PARAMETERS_TASK, FlowDatastore, new_run_id
+from headwater.exceptions import ConfigError, DatastoreError, HeadwaterError, ParameterError, ResumeError
 from headwater.parameters import Parameter, ParameterContext, flow_parameters
 
 if TYPE_CHECKING:
@@ -56,8 +57,8 @@ def class_constants(flow: type) -> dict[str, Any]:
     return found
 
 
-def store_parameters(datastore: FlowDatastore, run_id: str, flow: type, values: dict[str, Any]) -> None:
-    """Write the ``_parameters`` pseudo-task: parameter values and class constants as artifacts."""
+def parameters_record(datastore: FlowDatastore, flow: type, values: dict[str, Any]) -> dict[str, Any]:
+    """The ``_parameters`` pseudo-task's record: parameter values and class constants stored as artifacts."""
     where = f"{flow.__name__}, parameters"
     manifest = {}
     for name, value in class_constants(flow).items():
@@ -68,7 +69,7 @@ def store_parameters(datastore: FlowDatastore, run_id: str, flow: type, values: 
     for name, value in values.items():
         manifest[name] = store(datastore.cas, name, value, where)
     now = time.time()
-    record = {
+    return {
         "ok": True,
         "started_at": now,
         "finished_at": now,
@@ -78,13 +79,69 @@ def store_parameters(datastore: FlowDatastore, run_id: str, flow: type, values: 
         "iteration": 0,
         "transition": {"type": "linear", "next": ["start"]},
     }
-    datastore.write_attempt_done(run_id, PARAMETERS_STEP, PARAMETERS_TASK, 0, record)
+
+
+def create_run(
+    datastore: FlowDatastore, record: dict[str, Any], parameters: dict[str, Any], run_id: str | None = None
+) -> str:
+    """Store a new run: its parameters first, its ``run.json`` last, so a run is listed only once complete.
+
+    The parameters record is written exclusively, which reserves the id (two runs starting in the same
+    microsecond get consecutive ids); a crash before ``run.json`` leaves a folder no one lists as a run.
+    """
+    candidate = int(run_id) if run_id is not None and run_id.isdigit() else None
+    while True:
+        chosen = run_id if run_id is not None and candidate is None else str(candidate or new_run_id())
+        if datastore.write_attempt_done(chosen, PARAMETERS_STEP, PARAMETERS_TASK, 0, parameters):
+            break
+        if run_id is not None:
+            raise DatastoreError(f"Run id {run_id} is already taken in {datastore.storage.uri(datastore.flow_name)}.")
+        candidate = int(chosen) + 1
+    return datastore.create_run(record, run_id=chosen)
+
+
+def _is_live(datastore: FlowDatastore, run_id: str) -> bool:
+    """Whether the run may still be running: no end record, and its runtime process is alive here."""
+    if datastore.run_end(run_id) is not None:
+        return False
+    runtime = datastore.run_record(run_id).get("runtime") or {}
+    if runtime.get("host") != socket.gethostname() or not runtime.get("pid"):
+        return not runtime.get("pid")  # another machine, or an orchestrator: assume it runs
+    try:
+        os.kill(int(runtime["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return True
+
+
+def _origin_run_id(datastore: FlowDatastore) -> str | None:
+    """The run a plain ``resume`` continues: the newest complete run that is not running any more."""
+    for run_id in datastore.run_ids():
+        try:
+            if not _is_live(datastore, run_id):
+                return run_id
+        except HeadwaterError:  # no run.json yet (being created) or damaged: not a run to resume
+            continue
+    return None
 
 
 def _script_as_typed(flow_file: str) -> str:
     """The flow's path as the user would type it from here (relative when below the working directory)."""
     relative = os.path.relpath(flow_file)
     return flow_file if relative.startswith("..") else relative
+
+
+def _check_run_id_file(path: str | None) -> None:
+    """Fail before anything is written when ``--run-id-file`` cannot be written."""
+    if not path:
+        return
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as e:
+        raise ConfigError(f"Cannot write --run-id-file {path}: {e.strerror or e}.", "Pass a writable path.") from None
 
 
 def execute_run(
@@ -97,10 +154,15 @@ def execute_run(
     run_id_file: str | None,
     resume: tuple[str | None, str | None] | None = None,
 ) -> int:
-    """Run (or resume, with ``resume=(origin_run_id, step)``) the flow; returns the exit status."""
+    """Run (or resume, with ``resume=(origin_run_id, step)``) the flow; returns the exit status.
+
+    Everything that can refuse the run (lint, parameters, plugins' ``check_run``, the environment's
+    resolution, an unwritable ``--run-id-file``) happens before the first record is written.
+    """
     from headwater import code_package
     from headwater.cli.flow_cli import main
-    from headwater.plugins import environments, hook, lookup
+    from headwater.environments import select_environment
+    from headwater.plugins import call_each, hook
     from headwater.runtime import resume as resume_plan
     from headwater.runtime.context import RunContext
     from headwater.runtime.display import make_display
@@ -111,10 +173,8 @@ def execute_run(
     flow = state.flow
     graph = state.graph()
     datastore = state.datastore()
-    if state.options["datastore"] == "local":
-        config.remember_datastore(datastore.storage.uri())
     user = config.username()
-    environment = lookup("environment", state.options["environment"], environments())(flow, graph, state.options)
+    _check_run_id_file(run_id_file)
 
     plan = None
     origin_params = None
@@ -122,76 +182,93 @@ def execute_run(
     values: dict[str, Any] = {}
     if resume is not None:
         origin_run_id, resume_step = resume
-        origin_run_id = origin_run_id or datastore.latest_run_id()
+        origin_run_id = origin_run_id or _origin_run_id(datastore)
         if origin_run_id is None:
             raise ResumeError(
-                f"{flow.__name__} has no earlier run to resume in {datastore.storage.uri()}.",
+                f"{flow.__name__} has no finished run to resume in {datastore.storage.uri()}.",
                 "Run it first: python " + os.path.basename(state.flow_file) + " run",
             )
         plan = resume_plan.plan(datastore, graph, origin_run_id, resume_step)
         origin_params = datastore.latest_ok(origin_run_id, PARAMETERS_STEP, PARAMETERS_TASK)
         if origin_params is None:
-            raise ResumeError(f"Run {flow.__name__}/{origin_run_id} has no parameters record to resume from.")
+            raise ResumeError(
+                f"Run {flow.__name__}/{origin_run_id} has no parameters record to resume from.",
+                "It was never fully created; resume another run with --origin-run-id.",
+            )
         tags = sorted(set(tags) | set(datastore.run_record(origin_run_id).get("tags", [])))
     else:
         values = resolve_parameters(flow, given, user)
 
-    code_key = code_package.store(datastore, state.flow_file)
-    now = time.time()
+    environment = select_environment(flow, graph, state.options)
     system_tags = [
         f"user:{user}",
         f"headwater_version:{__version__}",
         f"python_version:{sys.version_info.major}.{sys.version_info.minor}",
         f"date:{datetime.date.today().isoformat()}",
     ]
-    run_id = datastore.create_run(
+    run = RunContext(
+        flow=flow,
+        graph=graph,
+        flow_file=state.flow_file,
+        run_id=None,
+        datastore=datastore,
+        environment=environment,
+        options=state.options,
+        parameters=values,
+        user=user,
+        tags=sorted(set(tags)),
+        system_tags=system_tags,
+        origin_run_id=origin_run_id,
+        resume_step=resume_step,
+        top_args=state.task_top_args(),
+        max_num_splits=max_num_splits,
+    )
+    call_each("check_run", run=run)
+    environment.resolve(datastore)
+
+    def add_tag(tag: str, system: bool = False) -> None:
+        target = run.system_tags if system else run.tags
+        if tag not in target:
+            target.append(tag)
+
+    call_each("register_run_tags", run=run, register=add_tag)
+    run.tags.sort()
+
+    if state.options["datastore"] == "local":
+        config.remember_datastore(datastore.storage.uri())
+    run.code_package = code_package.store(datastore, state.flow_file)
+    if origin_params is not None:
+        params_record = {k: v for k, v in origin_params.items() if k not in ("attempt", "version")}
+    else:
+        params_record = parameters_record(datastore, flow, values)
+    run.run_id = create_run(
+        datastore,
         {
             "flow": flow.__name__,
             "user": user,
-            "created_at": now,
-            "tags": sorted(set(tags)),
-            "system_tags": system_tags,
+            "created_at": time.time(),
+            "tags": run.tags,
+            "system_tags": run.system_tags,
             "origin_run_id": origin_run_id,
             "resume_step": resume_step,
-            "code_package": code_key,
+            "code_package": run.code_package,
             "flow_file": os.path.basename(state.flow_file),
             "parameters": [p.attr for p in flow_parameters(flow)],
             "graph": graph.to_dict(),
             "datastore": state.options["datastore"],
+            "environment": state.options["environment"],
             "runtime": {"pid": os.getpid(), "host": socket.gethostname(), "python": sys.version.split()[0]},
-        }
+        },
+        params_record,
     )
+    run_id = run.run_id
     display = None
     summary = None
     try:
         if run_id_file:
-            try:
-                with open(run_id_file, "w", encoding="utf-8") as f:
-                    f.write(run_id)
-            except OSError as e:
-                raise ConfigError(f"Cannot write --run-id-file {run_id_file}: {e.strerror or e}.") from None
+            with open(run_id_file, "w", encoding="utf-8") as f:
+                f.write(run_id)
         display = make_display(f"{flow.__name__} {run_id}", quiet=state.quiet)
-        if origin_params is not None:
-            clone = {k: v for k, v in origin_params.items() if k != "attempt"}
-            datastore.write_attempt_done(run_id, PARAMETERS_STEP, PARAMETERS_TASK, 0, clone)
-        else:
-            store_parameters(datastore, run_id, flow, values)
-        run = RunContext(
-            flow=flow,
-            graph=graph,
-            flow_file=state.flow_file,
-            run_id=run_id,
-            datastore=datastore,
-            environment=environment,
-            options=state.options,
-            parameters=values,
-            user=user,
-            tags=sorted(set(tags)),
-            system_tags=system_tags,
-            code_package=code_key,
-            origin_run_id=origin_run_id,
-            resume_step=resume_step,
-        )
         workers = f"{max_workers} worker{'s' if max_workers != 1 else ''}, datastore {datastore.storage.uri()}"
         if plan is None:
             display.info(f"{flow.__name__}: starting run {run_id} ({workers})")
@@ -200,14 +277,11 @@ def execute_run(
             for line in plan.describe(graph):
                 display.info(line)
         hook().before_run(run=run)
-        environment.resolve(run)
         scheduler = Scheduler(
             run,
             display,
             lambda args: main(flow, args, standalone=False),
-            state.task_top_args(),
             max_workers=max_workers,
-            max_num_splits=max_num_splits,
             max_log_size=max_log_size_mb * 1024 * 1024,
             clone_plan=plan,
         )
@@ -217,7 +291,8 @@ def execute_run(
             if display is not None:
                 display.close()
             datastore.write_run_end(run_id, {"status": "failed", "finished_at": time.time(), "reason": "crashed"})
-    status = "succeeded" if summary.succeeded else "failed"
+    # One vocabulary for the console, the records and Run.status: succeeded, failed, interrupted.
+    status = "succeeded" if summary.succeeded else ("interrupted" if summary.interrupted else "failed")
     datastore.write_run_end(
         run_id,
         {

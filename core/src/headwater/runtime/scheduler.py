@@ -24,9 +24,11 @@ from typing import Any
 
 from headwater.datastore.records import PARAMETERS_STEP, PARAMETERS_TASK
 from headwater.graph import END, FOREACH, StepNode
-from headwater.runtime.context import RunContext, TaskAttempt, TaskCommand, TaskPolicy, encode_input_paths
+from headwater.runtime.command import step_policy, task_command
+from headwater.runtime.context import RunContext, TaskAttempt
 from headwater.runtime.display import PlainDisplay, RunSummary, StepProgress
-from headwater.runtime.launch import UNKNOWN_STATUS, CliRunner, Worker, launch, warm_up
+from headwater.runtime.handle import TaskHandle
+from headwater.runtime.launch import UNKNOWN_STATUS, CliRunner, configure, warm_up
 from headwater.runtime.resume import ClonePlan, TaskKey
 
 #: Seconds a stopped task gets to exit after SIGTERM before it is killed.
@@ -59,6 +61,54 @@ def _exit_reason(code: int | None) -> str:
     return f"the task's process exited with status {code} before committing its result"
 
 
+class Worker:
+    """A launched attempt as the scheduler keeps it: its handle, its output so far, why it was stopped."""
+
+    def __init__(self, key: int, attempt: TaskAttempt, handle: TaskHandle) -> None:
+        self.key = key
+        self.attempt = attempt
+        self.handle = handle
+        self.started = time.time()
+        self.fds = dict(handle.output_fds())
+        self.exit_fd = handle.exit_fd()
+        self.next_poll = 0.0
+        self.kill_reason: str | None = None
+        self.kill_sent: float | None = None
+        self.partial = {"stdout": b"", "stderr": b""}
+        self.logs: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
+        self.log_sizes = {"stdout": 0, "stderr": 0}
+        self.log_dropped = {"stdout": 0, "stderr": 0}
+
+    @property
+    def prefix(self) -> str:
+        a = self.attempt
+        return f"{a.step.name}/{a.task_id}" + (f"#{a.attempt}" if a.attempt else "")
+
+    def keep(self, stream: str, data: bytes, limit: int) -> None:
+        """Store output for the attempt's log, keeping the last ``limit`` bytes."""
+        self.logs[stream].append(data)
+        self.log_sizes[stream] += len(data)
+        chunks = self.logs[stream]
+        while self.log_sizes[stream] > limit and len(chunks) > 1:
+            dropped = chunks.pop(0)
+            self.log_sizes[stream] -= len(dropped)
+            self.log_dropped[stream] += len(dropped)
+
+    def log_bytes(self, stream: str) -> bytes:
+        data = b"".join(self.logs[stream])
+        if self.log_dropped[stream]:
+            data = f"[... {self.log_dropped[stream]} earlier bytes not kept ...]\n".encode() + data
+        return data
+
+    def stop(self, force: bool = False) -> None:
+        try:
+            self.handle.kill(force)
+        except Exception as e:  # a plugin's handle: report, never let it stop the stopping of the others
+            import sys
+
+            sys.stderr.write(f"headwater: warning: stopping {self.prefix} failed: {type(e).__name__}: {e}\n")
+
+
 class Scheduler:
     """Runs (or resumes) one run to its end; see the module docstring."""
 
@@ -67,26 +117,23 @@ class Scheduler:
         run: RunContext,
         display: PlainDisplay,
         run_cli: CliRunner,
-        top_args: list[str],
         max_workers: int,
-        max_num_splits: int,
         max_log_size: int,
         clone_plan: ClonePlan | None = None,
     ) -> None:
         from headwater.plugins import hook
 
         self.hook = hook()
+        assert run.run_id is not None, "the run record exists before tasks are scheduled"
         self.run = run
+        self.run_id: str = run.run_id
         self.graph = run.graph
         self.datastore = run.datastore
         self.display = display
-        self.run_cli = run_cli
-        self.top_args = top_args
         self.max_workers = max(1, max_workers)
-        self.max_num_splits = max_num_splits
         self.max_log_size = max_log_size
         self.plan = clone_plan
-        self.policies = {node.name: self._policy(node) for node in self.graph}
+        self.policies = {node.name: step_policy(node, run.flow) for node in self.graph}
         self.queue: deque[PendingTask] = deque()
         self.delayed: list[PendingTask] = []
         self.workers: dict[int, Worker] = {}
@@ -100,19 +147,14 @@ class Scheduler:
         self.stopped: list[str] = []
         self.stopping = False
         self.end_done = False
-        self.deadlines: dict[int, float] = {}
+        self.next_worker = 0
         self.launched: dict[str, PendingTask] = {}
         self.interrupts = 0
         self.wake_fds: list[int] = []
         warm_up()
+        configure(run_cli, self._inherited_fds)
 
     # -- setup ----------------------------------------------------------------------------------------------
-
-    def _policy(self, node: StepNode) -> TaskPolicy:
-        policy = TaskPolicy()
-        for found in self.hook.resolve_task_policy(step=node, flow=self.run.flow):
-            policy = policy.combine(found)
-        return policy
 
     def _ancestors(self, name: str) -> set[str]:
         seen: set[str] = set()
@@ -155,7 +197,7 @@ class Scheduler:
         succeeded = not interrupted and not self.failed and self.end_done
         return RunSummary(
             self.run.flow_name,
-            self.run.run_id,
+            self.run_id,
             succeeded,
             time.time() - started,
             done + cloned,
@@ -176,7 +218,7 @@ class Scheduler:
             self.interrupts += 1
             if self.interrupts > 1:  # a second Ctrl-C: kill at once
                 for worker in self.workers.values():
-                    worker.signal(signal.SIGKILL)
+                    worker.stop(force=True)
 
         self.wake_fds = [wake_r, wake_w]
         previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -194,12 +236,15 @@ class Scheduler:
     def _select_timeout(self) -> float:
         now = time.time()
         timeout = self.display.refresh_interval or 1.0
-        if any(w.pidfd is None for w in self.workers.values()):
-            timeout = min(timeout, 0.02)
+        for worker in self.workers.values():
+            if worker.exit_fd is None:
+                timeout = min(timeout, max(0.0, worker.next_poll - now))
         for task in self.delayed:
             timeout = min(timeout, max(0.0, task.not_before - now))
-        for deadline in self.deadlines.values():
-            timeout = min(timeout, max(0.0, deadline - now))
+        for worker in self.workers.values():
+            deadline = self._deadline(worker)
+            if deadline is not None:
+                timeout = min(timeout, max(0.0, deadline - now))
         if self.queue and len(self.workers) < self.max_workers:
             timeout = 0.0
         return timeout
@@ -217,9 +262,15 @@ class Scheduler:
                     pass
             else:
                 self._read(worker, stream, key.fd)
+        now = time.time()
         for worker in list(self.workers.values()):
-            if worker in exited or (worker.pidfd is None and worker.poll() is not None):
+            if worker in exited:
                 self._reap(worker)
+            elif worker.exit_fd is None and now >= worker.next_poll:
+                worker.next_poll = now + worker.handle.poll_interval
+                self._take_output(worker)
+                if worker.handle.poll() is not None:
+                    self._reap(worker)
 
     # -- launching ------------------------------------------------------------------------------------------
 
@@ -242,28 +293,6 @@ class Scheduler:
             else:
                 self._start(task)
 
-    def _command(self, attempt: TaskAttempt) -> TaskCommand:
-        run = self.run
-        options: dict[str, Any] = {
-            "run_id": run.run_id,
-            "task_id": attempt.task_id,
-            "input_paths": encode_input_paths(attempt.input_paths),
-            "split_index": attempt.split_index,
-            "retry_count": attempt.attempt,
-            "max_user_code_retries": attempt.policy.user_retries,
-            "max_num_splits": self.max_num_splits,
-            "tag": list(run.tags),
-            "origin_run_id": run.origin_run_id,
-        }
-        return TaskCommand(
-            executable=run.environment.executable(attempt.step),
-            script=run.flow_file,
-            top_args=list(self.top_args),
-            subcommand=["step", attempt.step.name],
-            options=options,
-            env={"HEADWATER_TASK_ERRORS": "record"},
-        )
-
     def _inherited_fds(self) -> list[int]:
         fds = [key.fd for key in self.selector.get_map().values()] + self.wake_fds
         fileno = getattr(self.selector, "fileno", None)
@@ -276,10 +305,11 @@ class Scheduler:
         attempt = TaskAttempt(
             self.run, node, task.task_id, task.attempt, task.input_paths, task.split_index, self.policies[task.step]
         )
-        command = self._command(attempt)
         try:
-            self.hook.before_task_launch(attempt=attempt, command=command)
-            worker = launch(attempt, command, self.run.flow_file, self.run_cli, self._inherited_fds)
+            command = task_command(attempt)
+            handle = self.hook.launch_task(attempt=attempt, command=command)
+            if not isinstance(handle, TaskHandle):
+                raise TypeError(f"launch_task returned {handle!r}, not a TaskHandle")
         except Exception as e:  # a plugin refused the launch, or the OS did: this attempt fails
             self.launched[task.task_id] = task
             self.progress[task.step].queued -= 1
@@ -287,15 +317,14 @@ class Scheduler:
             reason = f"the task could not be started: {type(e).__name__}: {e}"
             self._after_attempt(attempt, self._record_failure(attempt, time.time(), reason, None))
             return
-        self.workers[worker.pid] = worker
+        worker = Worker(self.next_worker, attempt, handle)
+        self.next_worker += 1
+        self.workers[worker.key] = worker
         self.launched[task.task_id] = task
         for stream, fd in worker.fds.items():
             self.selector.register(fd, selectors.EVENT_READ, ("read", worker, stream))
-        if worker.pidfd is not None:
-            self.selector.register(worker.pidfd, selectors.EVENT_READ, ("exit", worker, None))
-        timeout = attempt.policy.timeout_seconds
-        if timeout:
-            self.deadlines[worker.pid] = worker.started + timeout
+        if worker.exit_fd is not None:
+            self.selector.register(worker.exit_fd, selectors.EVENT_READ, ("exit", worker, None))
         progress = self.progress[task.step]
         progress.queued -= 1
         progress.running += 1
@@ -303,6 +332,15 @@ class Scheduler:
             progress.first_start = worker.started
 
     # -- output ---------------------------------------------------------------------------------------------
+
+    def _take_output(self, worker: Worker) -> None:
+        """Output a handle without pipes collected since the last call."""
+        try:
+            chunks = worker.handle.read_output()
+        except Exception as e:
+            chunks = [("stderr", f"headwater: reading the task's output failed: {type(e).__name__}: {e}\n".encode())]
+        for stream, data in chunks:
+            self._received(worker, stream, data)
 
     def _read(self, worker: Worker, stream: str, fd: int) -> bool:
         """Read what is available now; False when nothing was (the pipe is closed at its end)."""
@@ -315,6 +353,10 @@ class Scheduler:
         if not data:
             self._close_pipe(worker, stream, fd)
             return False
+        self._received(worker, stream, data)
+        return True
+
+    def _received(self, worker: Worker, stream: str, data: bytes) -> None:
         worker.keep(stream, data, self.max_log_size)
         buffered = worker.partial[stream] + data
         *lines, rest = buffered.split(b"\n")
@@ -326,7 +368,6 @@ class Scheduler:
         worker.partial[stream] = rest
         for line in lines:
             self._show(worker, stream, line)
-        return True
 
     def _show(self, worker: Worker, stream: str, line: bytes) -> None:
         if b"\r" in line:
@@ -339,12 +380,14 @@ class Scheduler:
         worker.fds.pop(stream, None)
 
     def _drain(self, worker: Worker) -> None:
-        """After the process ended: read what is left, then close (a grandchild may keep a pipe open)."""
+        """After the attempt ended: read what is left, then close (a grandchild may keep a pipe open)."""
+        self._take_output(worker)
         for stream, fd in list(worker.fds.items()):
             while self._read(worker, stream, fd):
                 pass
             if stream in worker.fds:
                 self._close_pipe(worker, stream, fd)
+        for stream in ("stdout", "stderr"):
             if worker.partial[stream]:
                 self._show(worker, stream, worker.partial[stream])
                 worker.partial[stream] = b""
@@ -353,15 +396,17 @@ class Scheduler:
 
     def _reap(self, worker: Worker) -> None:
         self._drain(worker)
-        if worker.pidfd is not None:
-            self.selector.unregister(worker.pidfd)
-        code = worker.poll()
+        if worker.exit_fd is not None:
+            self.selector.unregister(worker.exit_fd)
+        code = worker.handle.poll()
         while code is None:  # the pidfd said it exited; waitpid may lag by a moment
             time.sleep(0.001)
-            code = worker.poll()
-        worker.close()
-        del self.workers[worker.pid]
-        self.deadlines.pop(worker.pid, None)
+            code = worker.handle.poll()
+        try:
+            worker.handle.close()
+        except Exception:
+            pass
+        del self.workers[worker.key]
         self._finish(worker, code)
 
     def _record_failure(self, attempt: TaskAttempt, started: float, reason: str, code: int | None) -> dict[str, Any]:
@@ -383,16 +428,19 @@ class Scheduler:
                 "report": reason[0].upper() + reason[1:] + ".\n",
             },
         }
-        run_id, step, task_id = self.run.run_id, attempt.step.name, attempt.task_id
+        run_id, step, task_id = self.run_id, attempt.step.name, attempt.task_id
         self.datastore.write_attempt_done(run_id, step, task_id, attempt.attempt, record)
         return record
 
     def _finish(self, worker: Worker, code: int | None) -> None:
         attempt = worker.attempt
-        run_id, step, task_id = self.run.run_id, attempt.step.name, attempt.task_id
+        run_id, step, task_id = self.run_id, attempt.step.name, attempt.task_id
         record = self.datastore.attempt_done(run_id, step, task_id, attempt.attempt)
+        if worker.handle.metadata:
+            self.datastore.write_attempt_metadata(run_id, step, task_id, attempt.attempt, worker.handle.metadata)
         if record is None:
-            record = self._record_failure(attempt, worker.started, worker.kill_reason or _exit_reason(code), code)
+            reason = worker.kill_reason or worker.handle.reason or _exit_reason(code)
+            record = self._record_failure(attempt, worker.started, reason, code)
         stderr = worker.log_bytes("stderr")
         if not record.get("ok"):
             stderr += (record.get("exception") or {}).get("report", "").encode()
@@ -547,7 +595,7 @@ class Scheduler:
             origin=origin.get("origin")
             or {"run_id": self.plan.origin_run_id, "task_id": origin_task, "attempt": origin.get("attempt", 0)},
         )
-        self.datastore.write_attempt_done(self.run.run_id, task.step, task.task_id, 0, record)
+        self.datastore.write_attempt_done(self.run_id, task.step, task.task_id, 0, record)
         path = f"{task.step}/{task.task_id}"
         self.cloned.add(path)
         progress = self.progress[task.step]
@@ -558,23 +606,32 @@ class Scheduler:
 
     # -- stopping -------------------------------------------------------------------------------------------
 
+    def _deadline(self, worker: Worker) -> float | None:
+        """When the runtime stops the attempt for running too long (from when it started running)."""
+        timeout = worker.attempt.policy.timeout_seconds
+        since = worker.handle.running_since
+        if worker.kill_sent is not None:  # asked to stop: killed after the grace period (-1: killed)
+            return None if worker.kill_sent < 0 else worker.kill_sent + STOP_GRACE
+        if not timeout or since is None or worker.handle.enforces_timeout:
+            return None
+        return since + timeout
+
     def _check_deadlines(self) -> None:
         now = time.time()
-        for pid, deadline in list(self.deadlines.items()):
-            worker = self.workers.get(pid)
-            if worker is None or now < deadline:
+        for worker in list(self.workers.values()):
+            deadline = self._deadline(worker)
+            if deadline is None or now < deadline:
                 continue
             if worker.kill_sent is None:
                 worker.kill_reason = (
                     "the task was stopped by the runtime: it kept running after its @timeout "
                     "(native code that does not let the timeout interrupt it?)"
                 )
-                worker.signal(signal.SIGTERM)
+                worker.stop()
                 worker.kill_sent = now
-                self.deadlines[pid] = now + STOP_GRACE
-            else:
-                worker.signal(signal.SIGKILL)
-                self.deadlines.pop(pid)
+            elif worker.kill_sent > 0:
+                worker.stop(force=True)
+                worker.kill_sent = -1.0  # killed: no deadline any more
 
     def _stop_all(self, reason: str) -> None:
         """Stop every running task (SIGTERM, then SIGKILL after a grace period) and record them as failed."""
@@ -586,14 +643,25 @@ class Scheduler:
             self.display.info(f"Stopping {len(self.workers)} running task(s), {reason}: {running}")
         for worker in self.workers.values():
             worker.kill_reason = f"the task was stopped, {reason}"
-            worker.signal(signal.SIGTERM)
+            worker.stop()
         give_up = time.time() + STOP_GRACE
         killed = False
         while self.workers:  # a second Ctrl-C kills at once (see _catch_signals)
-            if time.time() > give_up and not killed:
+            now = time.time()
+            if now > give_up and not killed:
                 for worker in self.workers.values():
-                    worker.signal(signal.SIGKILL)
+                    worker.stop(force=True)
                 killed = True
-            self._wait(0.05)
+            if now > give_up + STOP_GRACE:  # killed and still not gone: never hang the runtime on it
+                self.display.info(f"Could not stop: {', '.join(w.prefix for w in self.workers.values())}.")
+                self.workers.clear()
+                break
+            try:
+                self._wait(0.05)
+                for worker in list(self.workers.values()):  # whatever the selector missed
+                    if worker.handle.poll() is not None:
+                        self._reap(worker)
+            except Exception as e:  # the runtime failing while it stops: keep stopping the rest
+                self.display.info(f"headwater: error while stopping tasks: {type(e).__name__}: {e}")
         for progress in self.progress.values():
             progress.queued = 0

@@ -15,10 +15,10 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from headwater._current import current
+from headwater._current import Parallel, current
 from headwater.datastore.artifacts import ArtifactSource, Manifest, persist
 from headwater.datastore.records import PARAMETERS_STEP, PARAMETERS_TASK, FlowDatastore
-from headwater.exceptions import DatastoreError, HeadwaterError, StepUsageError, TaskInterrupted
+from headwater.exceptions import DatastoreError, HeadwaterError, HostsFailed, StepUsageError, TaskInterrupted
 from headwater.graph import END, FOREACH, SWITCH, FlowGraph, StepNode
 from headwater.inputs import Inputs, InputView
 
@@ -49,6 +49,8 @@ class TaskContext:
         namespace: str | None = None,
         origin_run_id: str | None = None,
         options: dict[str, Any] | None = None,
+        host_index: int = 0,
+        num_hosts: int = 1,
     ) -> None:
         self.flow_cls = flow_cls
         self.graph = graph
@@ -66,6 +68,11 @@ class TaskContext:
         self.namespace = namespace
         self.origin_run_id = origin_run_id
         self.options = options or {}
+        #: Multi-host tasks (distributed training): every host runs the step; host 0 commits the task.
+        self.host_index = host_index
+        self.num_hosts = num_hosts
+        #: Facts recorded with the attempt (``register_task_metadata``), read back with ``Task.metadata``.
+        self.metadata: dict[str, Any] = {}
         self.flow: FlowSpec = flow_cls.__new__(flow_cls)
         self.flow.__dict__["_hw_task"] = self
         self.transition: dict[str, Any] | None = None
@@ -175,14 +182,7 @@ class TaskContext:
                 raise DatastoreError(f"Foreach split {frame['step']}/{frame['task']} has no successful attempt.")
             where = f"{self.graph.name}/{run_id}/{frame['step']}/{frame['task']}"
             self._foreach_values[key] = ArtifactSource(self.datastore.cas, record["manifest"], where).get(frame["var"])
-        values = self._foreach_values[key]
-        index = frame["index"]
-        if hasattr(values, "__getitem__"):
-            return values[index]
-        for position, item in enumerate(values):
-            if position == index:
-                return item
-        return None
+        return _item_at(self._foreach_values[key], frame["index"])
 
     def foreach_item(self, level: int) -> Any:
         if not self.foreach_stack:
@@ -239,6 +239,12 @@ class TaskContext:
             self.transition = {"type": node.transition, "next": names}
             return
         values = self._artifact_for(flow, foreach, "the foreach")
+        if isinstance(values, (set, frozenset)):
+            raise StepUsageError(
+                f"{where}: foreach over `{foreach}`, a {type(values).__name__}, whose order changes from one "
+                "process to the next: tasks would get duplicated or missing items.",
+                f"Give the foreach an ordered collection, e.g. self.{foreach} = sorted(self.{foreach}).",
+            )
         try:
             count = len(values)
         except TypeError:
@@ -309,6 +315,7 @@ class TaskContext:
 
     def _set_current(self, hook: Any) -> None:
         fields = {
+            "parallel": Parallel(os.environ.get("HEADWATER_MAIN_HOST", "127.0.0.1"), self.num_hosts, self.host_index),
             "flow_name": self.graph.name,
             "run_id": self.run_id,
             "step_name": self.node.name,
@@ -332,18 +339,30 @@ class TaskContext:
         hook = get_hook()
         _raise_open_file_limit()
         started = time.time()
-        self.datastore.write_attempt_start(
-            self.run_id,
-            self.node.name,
-            self.task_id,
-            self.attempt,
-            {"started_at": started, "pid": os.getpid(), "host": socket.gethostname(), "input_paths": self.input_paths},
-        )
+        try:
+            hook.register_task_metadata(task=self, register=self.metadata.setdefault)
+        except Exception as e:
+            sys.stderr.write(f"headwater: warning: a plugin's register_task_metadata hook failed: {e!r}\n")
+        if self.host_index == 0:
+            self.datastore.write_attempt_start(
+                self.run_id,
+                self.node.name,
+                self.task_id,
+                self.attempt,
+                {
+                    "started_at": started,
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "input_paths": self.input_paths,
+                    "metadata": self.metadata,
+                },
+            )
         base = {
             "started_at": started,
             "input_paths": self.input_paths,
             "split_index": self.split_index,
             "origin_run_id": self.origin_run_id,
+            "metadata": self.metadata,
         }
         try:
             self.load_inputs()
@@ -357,6 +376,8 @@ class TaskContext:
                     "Make sure every path through the step reaches its final self.next(...) (no early return).",
                 )
             manifest = self._persist()
+            if self.num_hosts > 1 and self.host_index == 0:
+                self._wait_for_hosts()
         except (KeyboardInterrupt, TaskInterrupted):
             # Stopped from outside: the scheduler, which knows why (Ctrl-C, timeout), records the attempt.
             current._clear()
@@ -375,14 +396,68 @@ class TaskContext:
             "iteration": self.iteration,
             "transition": self.transition,
         }
+        if self.host_index > 0:  # a helper host of a multi-host task: host 0 commits the task
+            self._commit_host(record)
+            _notify(hook.after_task, task=self, succeeded=True)
+            current._clear()
+            return True
         if not self.datastore.write_attempt_done(self.run_id, self.node.name, self.task_id, self.attempt, record):
             raise DatastoreError(
                 f"Attempt {self.attempt} of {self.pathspec} was already committed; this run of it is discarded.",
                 "Each attempt is committed once: run it again with another --retry-count (or --task-id).",
             )
+        if self.node.transition == END:
+            self._finish_external_run()
         _notify(hook.after_task, task=self, succeeded=True)
         current._clear()
         return True
+
+    def _finish_external_run(self) -> None:
+        """An orchestrated run succeeds when its ``end`` task commits (no local scheduler records it)."""
+        from headwater.runtime.deploy import finish_run, is_external
+
+        if is_external(self.datastore, self.run_id):
+            finish_run(self.datastore, self.run_id, "succeeded")
+
+    def _commit_host(self, record: dict[str, Any]) -> None:
+        """A helper host's outcome, which host 0 waits for before it commits the task."""
+        outcome: dict[str, Any] = {
+            k: record[k] for k in ("ok", "started_at", "finished_at", "exception") if k in record
+        }
+        self.datastore.write_host_done(
+            self.run_id,
+            self.node.name,
+            self.task_id,
+            self.attempt,
+            self.host_index,
+            {**outcome, "host": socket.gethostname()},
+        )
+
+    def _wait_for_hosts(self) -> None:
+        """Host 0 commits only once every other host has finished its part, and only if all succeeded."""
+        limit = float(os.environ.get("HEADWATER_HOSTS_WAIT_SECONDS", "3600"))
+        deadline = time.time() + limit
+        waiting = set(range(1, self.num_hosts))
+        failed: list[str] = []
+        while waiting:
+            for host in sorted(waiting):
+                outcome = self.datastore.host_done(self.run_id, self.node.name, self.task_id, self.attempt, host)
+                if outcome is None:
+                    continue
+                waiting.discard(host)
+                if not outcome.get("ok"):
+                    error = outcome.get("exception") or {}
+                    failed.append(f"host {host} ({error.get('type', 'failed')}: {error.get('message', '')})")
+            if waiting and time.time() > deadline:
+                failed += [f"host {h} (no result after {limit:g} s)" for h in sorted(waiting)]
+                break
+            if waiting:
+                time.sleep(0.2)
+        if failed:
+            raise HostsFailed(
+                f"{self.pathspec}: {len(failed)} of {self.num_hosts - 1} other hosts did not succeed: {'; '.join(failed)}.",
+                "Each host's output is in its own log; the task is retried as its @retry allows.",
+            )
 
     def _persist(self) -> Manifest:
         return persist(
@@ -406,12 +481,25 @@ class TaskContext:
             "transition": None,
             "exception": info,
         }
-        self.datastore.write_attempt_done(self.run_id, self.node.name, self.task_id, self.attempt, record)
+        if self.host_index > 0:
+            self._commit_host(record)
+        else:
+            self.datastore.write_attempt_done(self.run_id, self.node.name, self.task_id, self.attempt, record)
         if os.environ.get("HEADWATER_TASK_ERRORS") != "record":
             sys.stderr.write(info["report"])
             sys.stderr.flush()
         _notify(hook.after_task, task=self, succeeded=False)
         current._clear()
+
+
+def _item_at(values: Any, index: int) -> Any:
+    """Item ``index`` of a foreach collection: by position (a dict gives its keys, in order)."""
+    if hasattr(values, "__getitem__") and not isinstance(values, dict):
+        return values[index]
+    for position, item in enumerate(values):
+        if position == index:
+            return item
+    return None
 
 
 def _raise_open_file_limit() -> None:
