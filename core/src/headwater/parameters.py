@@ -153,6 +153,18 @@ class Parameter:
                     "Remove separator, or make the parameter a string.",
                 )
             )
+        if default is not None and not callable(default):
+            # caught here, with the definition's file:line, rather than at `run` as if the user passed it
+            try:
+                self.convert(default)
+            except ParameterError:
+                kind = type_name(self.type)
+                self.problems.append(
+                    (
+                        f"Parameter {name!r}: its default {default!r} is not a valid {kind}.",
+                        f"Make the default {_article(kind)} {kind}, or declare the type= that it is.",
+                    )
+                )
 
     # -- descriptor: read-only inside steps ------------------------------------------------------------
 
@@ -201,24 +213,62 @@ class Parameter:
                 f"Pass {'an' if self.type is int else 'a'} {self.type.__name__}, e.g. --{self.name} {self.type(1) if self.type in (int, float) else 'value'}.",
             ) from None
 
+    @property
+    def environment_variables(self) -> tuple[str, str]:
+        """The variables that give a value when the command line does not (the Metaflow spelling second)."""
+        suffix = self.name.upper().replace("-", "_")
+        return f"HEADWATER_RUN_{suffix}", f"METAFLOW_RUN_{suffix}"
+
     def resolve(self, given: Any, context: ParameterContext) -> Any:
-        """The value for this run from the command line (``given``, None when absent) or the default."""
-        value = given
+        """The value for this run: from the command line (``given``, None when absent), else from the
+        variable ``HEADWATER_RUN_<NAME>`` (or ``METAFLOW_RUN_<NAME>``), else the default."""
+        value, variable, from_default = given, None, ""
         if value is None:
-            value = self.default
+            variable = next((v for v in self.environment_variables if os.environ.get(v)), None)  # "" is unset
+            value = os.environ[variable] if variable else None
+        if value is None:
+            value, from_default = self.default, f"its default {self.default!r} is"
             if callable(value) and not isinstance(value, type):
                 value = _call_default(self, value, context)
+                from_default = f"its default function returned {value!r}, which is"
         if value is None:
             if self.required:
-                raise ParameterError(f"--{self.name} is required.", f"Pass --{self.name} <value> to `run`.")
+                raise ParameterError(
+                    f"--{self.name} is required.",
+                    f"Pass --{self.name} <value> to `run`, or set {self.environment_variables[0]}.",
+                )
             return None
-        value = self.convert(value)
+        try:
+            value = self.convert(value)
+        except ParameterError:
+            # the messages of convert() speak of a command-line value; say where this one came from instead
+            kind = type_name(self.type)
+            if variable:
+                raise ParameterError(
+                    f"--{self.name}: {variable}={value!r} is not a valid {kind}.",
+                    f"Set {variable} to {_article(kind)} {kind}, or unset it.",
+                ) from None
+            if from_default:
+                file, line = self.defined_at
+                raise ParameterError(
+                    f"--{self.name}: {from_default} not a valid {kind}.",
+                    f"Fix the default ({file}:{line}), or pass --{self.name} explicitly.",
+                ) from None
+            raise
         if self.separator is not None and isinstance(value, str):
             value = value.split(self.separator)
         return value
 
     def __repr__(self) -> str:
         return f"Parameter({self.name!r}, default={self.default!r}, type={getattr(self.type, '__name__', self.type)})"
+
+
+def type_name(kind: Any) -> str:
+    return "JSON value" if isinstance(kind, JSONTypeClass) else getattr(kind, "__name__", str(kind))
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def builtins_type(value: Any) -> Any:
