@@ -37,3 +37,28 @@ def test_a_parameter_value_from_the_environment(flow_runner):
     assert given.run.data.lr == 0.125
     bad = flow_runner.run(path, "run", env={"HEADWATER_RUN_LR": "fast"})
     assert bad.returncode == 1 and "HEADWATER_RUN_LR='fast' is not a valid float." in bad.stderr
+
+
+def test_run_limits_below_one_are_refused_naming_the_option(flow_runner):
+    path = flow_runner.write(FLOW)
+    for option, value in (("--max-workers", "0"), ("--max-workers", "-3"), ("--max-num-splits", "-1")):
+        result = flow_runner.run(path, "run", option, value)
+        assert result.returncode == 2, (option, value, result.output)
+        assert f"Invalid value for '{option}': {value} is not in the range x>=1." in result.stderr
+        assert result.run_id is None
+    resumed = flow_runner.run(path, "resume", "--max-log-size", "0")
+    assert resumed.returncode == 2 and "Invalid value for '--max-log-size'" in resumed.stderr
+
+
+def test_a_bad_limit_in_the_project_config_names_the_file_and_key(flow_runner, headwater_env):
+    path = flow_runner.write(FLOW)
+    config = headwater_env / ".headwater" / "config.json"
+    config.parent.mkdir(exist_ok=True)
+    config.write_text('{"max_workers": 0, "max_log_size": 5}')
+    result = flow_runner.run(path, "run")
+    assert result.returncode == 1
+    assert f"{config}: max_workers is 0, which is not a whole number of at least 1." in result.stderr
+    assert f"Set 'max_workers' in {config}" in result.stderr and "HEADWATER_MAX_WORKERS" not in result.stderr
+    assert f"{config}: unknown configuration key 'max_log_size' is ignored; did you mean 'max_log_size_mb'?" in (
+        result.stderr
+    )
