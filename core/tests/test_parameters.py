@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 
 import pytest
 
@@ -275,6 +276,54 @@ def test_include_file_bad_encoding(tmp_path):
         IncludeFile("table").resolve(str(path), CONTEXT)
     assert info.value.message == f"--table: {str(path)!r} is not valid utf-8 text (invalid start byte)."
     assert info.value.hint == "Pass is_text=False to read it as bytes, or set the right encoding=."
+
+
+@pytest.mark.parametrize(("special", "kind"), [("/dev/null", "a character device"), (".", "a directory")])
+def test_include_file_refuses_what_is_not_a_regular_file(headwater_env, special, kind):
+    with pytest.raises(ParameterError) as info:
+        IncludeFile("data").resolve(special, CONTEXT)
+    assert info.value.message == f"--data: {special!r} is {kind}, not a regular file."
+    assert "pass a regular file" in info.value.hint
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_include_file_refuses_a_fifo_without_waiting_for_a_writer(headwater_env):
+    os.mkfifo(headwater_env / "pipe")
+    with pytest.raises(ParameterError, match=r"'pipe' is a named pipe \(FIFO\), not a regular file"):
+        IncludeFile("data").resolve("pipe", CONTEXT)
+
+
+def test_include_file_larger_than_the_limit_is_refused_before_reading(headwater_env, monkeypatch):
+    (headwater_env / "big.txt").write_bytes(b"x" * (3 * 2**20 // 2))
+    monkeypatch.setenv("HEADWATER_MAX_INCLUDE_FILE_MB", "1")
+    with pytest.raises(ParameterError) as info:
+        IncludeFile("data").resolve("big.txt", CONTEXT)
+    assert (
+        info.value.message
+        == "--data: 'big.txt' is 2 MB, more than IncludeFile takes (1 MB, the setting max_include_file_mb)."
+    )
+    assert "HEADWATER_MAX_INCLUDE_FILE_MB" in info.value.hint
+    monkeypatch.setenv("HEADWATER_MAX_INCLUDE_FILE_MB", "2")
+    assert len(IncludeFile("data").resolve("big.txt", CONTEXT)) == 3 * 2**20 // 2
+    if os.path.exists("/proc/self/status"):  # a file that reports no size is read up to the limit
+        assert "Name:" in IncludeFile("data").resolve("/proc/self/status", CONTEXT)
+
+
+def test_include_file_holds_one_copy_of_a_large_file(headwater_env):
+    import tracemalloc
+
+    size = 20 * 2**20
+    (headwater_env / "big.txt").write_bytes(b"abcdefg\n" * (size // 8))
+    for is_text, start in ((True, "abcdefg\n"), (False, b"abcdefg\n")):
+        tracemalloc.start()
+        try:
+            value = IncludeFile("data", is_text=is_text).resolve("big.txt", CONTEXT)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert len(value) == size and value[:8] == start
+        assert peak < 1.25 * size, is_text  # the text was read as bytes, then decoded: 2x
+        del value
 
 
 def test_include_file_optional_and_absent():

@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "max_workers": None,
     "max_num_splits": 100,
     "max_log_size_mb": 10,
+    "max_include_file_mb": 1024,
     "user": None,
 }
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import inspect
 import json
+import mmap
 import os
+import stat
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -321,22 +323,70 @@ class IncludeFile(Parameter):
             return None
         path = os.path.expanduser(str(path))
         try:
-            with open(path, "rb") as f:
-                data = f.read()
+            return self._read(path)
         except OSError as e:
             raise ParameterError(
                 f"--{self.name}: cannot read {path!r}: {e.strerror or e}.",
                 f"Pass an existing file with --{self.name} <path>.",
             ) from None
-        if not self.is_text:
-            return data
-        try:
-            return data.decode(self.encoding)
         except UnicodeDecodeError as e:
             raise ParameterError(
                 f"--{self.name}: {path!r} is not valid {self.encoding} text ({e.reason}).",
                 "Pass is_text=False to read it as bytes, or set the right encoding=.",
             ) from None
+
+    def _read(self, path: str) -> bytes | str:
+        """The content of a regular file no larger than ``max_include_file_mb``, held once in memory.
+
+        A FIFO would block (at open, then until its writer ends) and a device may never end, so anything
+        but a regular file is refused; the open does not block on a FIFO. The file is mapped, not read, so
+        its text is decoded straight from the page cache: no second copy of a large file in memory.
+        """
+        from headwater import config
+
+        limit_mb = config.get_int("max_include_file_mb", minimum=1) or 1024
+        limit = limit_mb * 1024 * 1024
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise ParameterError(
+                    f"--{self.name}: {path!r} is {_file_kind(info.st_mode)}, not a regular file.",
+                    "IncludeFile stores a file's whole content when the run starts: pass a regular file "
+                    "(save what a pipe or device gives into one first).",
+                )
+            if info.st_size > limit:
+                raise ParameterError(
+                    f"--{self.name}: {path!r} is {info.st_size / 2**20:,.0f} MB, more than IncludeFile "
+                    f"takes ({limit_mb:,} MB, the setting max_include_file_mb).",
+                    "Read large data inside a step instead, or raise the limit: HEADWATER_MAX_INCLUDE_FILE_MB "
+                    "or max_include_file_mb in .headwater/config.json.",
+                )
+            if info.st_size == 0:  # empty, or a file that does not report its size (/proc)
+                data = bytearray()
+                while chunk := os.read(fd, 1 << 20):
+                    data += chunk
+                    if len(data) > limit:
+                        raise ParameterError(
+                            f"--{self.name}: {path!r} holds more than {limit_mb:,} MB (max_include_file_mb).",
+                            "Read large data inside a step instead, or raise max_include_file_mb.",
+                        )
+                return data.decode(self.encoding) if self.is_text else bytes(data)
+            with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as view:
+                return str(view, self.encoding) if self.is_text else bytes(view)
+        finally:
+            os.close(fd)
+
+
+def _file_kind(mode: int) -> str:
+    kinds = {
+        stat.S_ISDIR: "a directory",
+        stat.S_ISFIFO: "a named pipe (FIFO)",
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+        stat.S_ISSOCK: "a socket",
+    }
+    return next((name for test, name in kinds.items() if test(mode)), "a special file")
 
 
 def flow_parameters(flow: type) -> list[Parameter]:
