@@ -62,3 +62,78 @@ def test_a_bad_limit_in_the_project_config_names_the_file_and_key(flow_runner, h
     assert f"{config}: unknown configuration key 'max_log_size' is ignored; did you mean 'max_log_size_mb'?" in (
         result.stderr
     )
+
+
+BIG = """
+from headwater import FlowSpec, step
+
+
+class BigFlow(FlowSpec):
+    @step
+    def start(self):
+        self.blob = b"\\x00" * 50_000_000
+        self.numbers = list(range(2_000_000))
+        self.small = list(range(100))
+        self._private = 1
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+def test_dump_of_large_values_shows_a_prefix_without_building_the_whole_text(flow_runner, monkeypatch):
+    path = flow_runner.write(BIG)
+    run = flow_runner.run(path, "run")
+    assert run.returncode == 0, run.output
+    # the whole repr of `blob` is 200 MB; dump must not build it
+    import builtins
+
+    from headwater.cli import data_cmds
+
+    calls = []
+    real_repr = builtins.repr
+
+    def spy(value):
+        calls.append(type(value).__name__ + ":" + str(len(value) if hasattr(value, "__len__") else "-"))
+        return real_repr(value)
+
+    monkeypatch.setattr(data_cmds, "repr", spy, raising=False)
+    blob = b"\x00" * 50_000_000
+    assert data_cmds._shown(blob, 40) == real_repr(blob)[:40] + "... (shortened; --file saves the whole value)"
+    assert "bytes:50000000" not in calls
+    numbers = list(range(2_000_000))
+    assert data_cmds._shown(numbers, 40) == real_repr(numbers)[:40] + "... (shortened; --file saves the whole value)"
+    assert not any(c.startswith("list:") for c in calls)
+    assert data_cmds._shown(list(range(100)), 20) == "[0, 1, 2, 3, 4, 5, 6... (370 more characters)"
+
+    dump = flow_runner.run(path, "dump", f"{run.run_id}/start", "--max-value-size", "40")
+    assert dump.returncode == 0, dump.output
+    assert "blob (bytes, " in dump.stdout and "b'\\x00\\x00" in dump.stdout
+    assert "numbers (list, " in dump.stdout and "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 1... (shortened" in dump.stdout
+    assert "small (list, " in dump.stdout and "more characters)" in dump.stdout
+
+
+def test_dump_include_of_a_missing_name_lists_the_artifacts(flow_runner):
+    path = flow_runner.write(FLOW)
+    run = flow_runner.run(path, "run")
+    result = flow_runner.run(path, "dump", f"{run.run_id}/start", "--include", "lr,nosuch,other")
+    assert result.returncode == 1
+    assert f"{run.run_id}/start has no artifact 'nosuch', 'other'." in result.stderr
+    assert "Its artifacts: lr." in result.stderr
+
+
+def test_logs_of_a_task_that_printed_nothing_say_so(flow_runner):
+    path = flow_runner.write(FLOW)
+    run = flow_runner.run(path, "run")
+    result = flow_runner.run(path, "logs", f"{run.run_id}/end")
+    assert result.returncode == 0
+    assert result.stdout == f"{run.run_id}/end: no output on stdout or stderr.\n"
+    assert flow_runner.run(path, "logs", "--stderr", f"{run.run_id}/start").stdout.endswith("no output on stderr.\n")
+
+
+def test_tag_list_of_a_flow_without_runs_says_so(flow_runner):
+    path = flow_runner.write(FLOW)
+    result = flow_runner.run(path, "tag", "list")
+    assert result.returncode == 0 and result.stdout == "MsgFlow has no runs yet, so no tags.\n"
