@@ -137,3 +137,53 @@ def test_tag_list_of_a_flow_without_runs_says_so(flow_runner):
     path = flow_runner.write(FLOW)
     result = flow_runner.run(path, "tag", "list")
     assert result.returncode == 0 and result.stdout == "MsgFlow has no runs yet, so no tags.\n"
+
+
+def test_a_mistyped_with_is_the_users_mistake_not_a_plugin_error(flow_runner):
+    path = flow_runner.write(FLOW)
+    result = flow_runner.run(path, "--with", "nosuch", "run")
+    assert result.returncode == 1 and result.run_id is None
+    assert "Plugin error" not in result.stderr
+    assert result.stderr.startswith("Bad decorator: --with 'nosuch': there is no step decorator 'nosuch'.\n")
+    assert "Known step decorators: catch, environment, resources, retry, timeout." in result.stderr
+
+
+def test_an_unknown_datastore_or_environment_names_where_it_was_set(flow_runner, headwater_env):
+    path = flow_runner.write(FLOW)
+    given = flow_runner.run(path, "--datastore", "lcoal", "run")
+    assert given.returncode == 1 and "Plugin error" not in given.stderr
+    assert "--datastore 'lcoal': there is no datastore 'lcoal'. Did you mean `local`?" in given.stderr
+    from_env = flow_runner.run(path, "run", env={"HEADWATER_ENVIRONMENT": "nosuch"})
+    assert "Configuration error: HEADWATER_ENVIRONMENT: there is no environment 'nosuch'." in from_env.stderr
+    config = headwater_env / ".headwater" / "config.json"
+    config.parent.mkdir(exist_ok=True)
+    config.write_text('{"environment": "nosuch"}')
+    from_file = flow_runner.run(path, "show")
+    assert f"{config}, key 'environment': there is no environment 'nosuch'." in from_file.stderr
+
+
+def test_headwater_version_option():
+    import subprocess
+    import sys
+
+    from headwater import __version__
+
+    done = subprocess.run([sys.executable, "-m", "headwater", "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith(f"headwater {__version__} (Python ")
+
+
+def test_show_draws_a_graph_with_problems_then_lists_them(flow_runner):
+    source = (
+        FLOW.replace("self.next(self.end)", "pass")
+        + """
+    @step
+    def orphan(self):
+        self.next(self.end)
+"""
+    )
+    path = flow_runner.write(source)
+    result = flow_runner.run(path, "show")
+    assert result.returncode == 1
+    assert "Step start  [start]" in result.stdout and "Step orphan  [linear]\n    => end" in result.stdout
+    assert "Flow is not valid: MsgFlow has 1 problem:" in result.stderr
+    assert "Step `start` does not end with self.next(...)" in result.stderr
