@@ -187,3 +187,10 @@ def test_show_draws_a_graph_with_problems_then_lists_them(flow_runner):
     assert "Step start  [start]" in result.stdout and "Step orphan  [linear]\n    => end" in result.stdout
     assert "Flow is not valid: MsgFlow has 1 problem:" in result.stderr
     assert "Step `start` does not end with self.next(...)" in result.stderr
+
+
+def test_metaflows_no_pylint_flag_is_accepted(flow_runner):
+    path = flow_runner.write(FLOW)
+    result = flow_runner.run(path, "--no-pylint", "run")
+    assert result.returncode == 0, result.output
+    assert result.run.successful

@@ -187,6 +187,11 @@ def build_cli(flow: type[FlowSpec]) -> click.Group:
     )
     @click.option("--quiet", is_flag=True, help="Show only task output, errors and the final line.")
     @click.option("--debug", is_flag=True, help="Show Python tracebacks of Headwater's own errors.")
+    @click.option(
+        "--pylint/--no-pylint",
+        default=True,
+        help="Accepted for Metaflow's command lines; Headwater never runs pylint (`check` reads the graph).",
+    )
     @click.pass_context
     def cli(
         ctx: click.Context,
@@ -196,6 +201,7 @@ def build_cli(flow: type[FlowSpec]) -> click.Group:
         with_: tuple[str, ...],
         quiet: bool,
         debug: bool,
+        pylint: bool,
         **extra: Any,
     ) -> None:
         options: dict[str, Any] = {
