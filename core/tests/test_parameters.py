@@ -565,3 +565,11 @@ def test_a_bad_value_from_a_variable_names_the_variable(no_run_variables):
 
 def test_parameter_context_repr():
     assert repr(CONTEXT) == "ParameterContext(flow_name='MyFlow', parameter_name='p')"
+
+
+def test_the_test_fixture_clears_parameter_variables_of_both_spellings(request, monkeypatch):
+    monkeypatch.setenv("METAFLOW_RUN_LR", "0.2")
+    monkeypatch.setenv("HEADWATER_RUN_LR", "0.3")
+    request.getfixturevalue("headwater_env")
+    assert "METAFLOW_RUN_LR" not in os.environ and "HEADWATER_RUN_LR" not in os.environ
+    assert Parameter("lr", default=0.1).resolve(None, CONTEXT) == 0.1
