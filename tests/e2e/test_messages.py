@@ -194,3 +194,14 @@ def test_metaflows_no_pylint_flag_is_accepted(flow_runner):
     result = flow_runner.run(path, "--no-pylint", "run")
     assert result.returncode == 0, result.output
     assert result.run.successful
+
+
+def test_logs_of_an_attempt_that_never_ran_say_so(flow_runner):
+    path = flow_runner.write(FLOW)
+    run = flow_runner.run(path, "run")
+    missing = flow_runner.run(path, "logs", "--attempt", "5", f"{run.run_id}/start")
+    assert missing.returncode == 1
+    assert f"MsgFlow/{run.run_id}/start/1 has no attempt 5." in missing.stderr and "Its attempts: 0." in missing.stderr
+    negative = flow_runner.run(path, "logs", "--attempt", "-1", f"{run.run_id}/start")
+    assert negative.returncode == 2 and "-1 is not in the range x>=0" in negative.stderr
+    assert flow_runner.run(path, "logs", "--attempt", "0", f"{run.run_id}/start").stdout == "lr is 0.5\n"

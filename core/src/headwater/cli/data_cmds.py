@@ -38,7 +38,7 @@ def _tasks(state: Any, pathspec: str) -> Iterator[Any]:
 @click.option("--stdout", "which", flag_value="stdout", help="Only standard output.")
 @click.option("--stderr", "which", flag_value="stderr", help="Only standard error.")
 @click.option("--both", "which", flag_value="both", default=True, help="Both streams (the default).")
-@click.option("--attempt", type=int, help="Show this attempt instead of the latest.")
+@click.option("--attempt", type=click.IntRange(min=0), help="Show this attempt (0 is the first) instead of the latest.")
 @click.pass_obj
 def logs(state: Any, pathspec: str, which: str, attempt: int | None) -> int:
     """Show the output of the tasks at RUN_ID/STEP[/TASK_ID]."""
@@ -46,6 +46,12 @@ def logs(state: Any, pathspec: str, which: str, attempt: int | None) -> int:
     blocks = []
     for task in _tasks(state, pathspec):
         if attempt is not None:
+            started = task._attempts[0]
+            if attempt not in started:
+                raise NotFoundError(
+                    f"Task {task.pathspec} has no attempt {attempt}.",
+                    f"Its attempts: {', '.join(map(str, sorted(started))) or 'none'}.",
+                )
             task = type(task)._from(task.parent, task.id, attempt)
         blocks += [(task, stream, getattr(task, stream)) for stream in streams]
     blocks = [block for block in blocks if block[2]]
