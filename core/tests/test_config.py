@@ -139,13 +139,60 @@ def test_get_int_error_names_the_setting_and_the_variable(env: Path, monkeypatch
     monkeypatch.setenv("HEADWATER_MAX_WORKERS", "many")
     with pytest.raises(ConfigError) as info:
         config.get_int("max_workers")
-    assert info.value.message == "Configuration value max_workers='many' is not a whole number."
-    assert info.value.hint == "Set HEADWATER_MAX_WORKERS to an integer."
+    assert info.value.message == "The environment variable HEADWATER_MAX_WORKERS='many' is not a whole number."
+    assert info.value.hint == "Set HEADWATER_MAX_WORKERS to a whole number, or unset it."
+
+
+def test_get_int_error_from_a_file_names_the_file_and_key_not_a_variable(env: Path) -> None:
+    path = project_file(env, {"max_workers": "many"})
+    with pytest.raises(ConfigError) as info:
+        config.get_int("max_workers")
+    assert info.value.message == f"{path}: max_workers is 'many', which is not a whole number."
+    assert info.value.hint == f"Set 'max_workers' in {path} to a whole number."
+    assert "HEADWATER_MAX_WORKERS" not in str(info.value)
+
+
+def test_get_int_minimum(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = profile_file(env, {"max_workers": 0})
+    with pytest.raises(ConfigError) as info:
+        config.get_int("max_workers", minimum=1)
+    assert info.value.message == f"{path}: max_workers is 0, which is not a whole number of at least 1."
+    monkeypatch.setenv("HEADWATER_MAX_WORKERS", "-3")
+    with pytest.raises(ConfigError, match=r"HEADWATER_MAX_WORKERS='-3' is not a whole number of at least 1"):
+        config.get_int("max_workers", minimum=1)
+    monkeypatch.setenv("HEADWATER_MAX_WORKERS", "2")
+    assert config.get_int("max_workers", minimum=1) == 2
+
+
+# -- unknown keys -------------------------------------------------------------------------------------------
+
+
+def test_unknown_key_in_a_file_warns_naming_the_file_and_the_nearest_key(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = project_file(env, {"max_worker": 2, "zzz": 1, "datastore": "local"})
+    assert config.get("datastore") == "local"
+    assert config.get("max_workers") is None  # the misspelt key is not read
+    err = capsys.readouterr().err
+    assert f"{path}: unknown configuration key 'max_worker' is ignored; did you mean 'max_workers'?" in err
+    assert f"{path}: unknown configuration key 'zzz' is ignored; known keys: datastore, " in err
+    assert err.count("max_worker'") == 1  # once per file, not once per lookup
+    assert "'datastore'" not in err
+
+
+def test_keys_a_plugin_declares_give_no_warning(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(config, "KNOWN_KEYS", set(config.KNOWN_KEYS))
+    config.add_keys("batch_queue")
+    profile_file(env, {"batch_queue": "q"})
+    assert config.get("batch_queue") == "q"
+    assert capsys.readouterr().err == ""
 
 
 def test_get_int_rejects_a_list_from_a_file(env: Path) -> None:
     profile_file(env, {"max_workers": [1, 2]})
-    with pytest.raises(ConfigError, match=r"max_workers=\[1, 2\] is not a whole number"):
+    with pytest.raises(ConfigError, match=r"max_workers is \[1, 2\], which is not a whole number"):
         config.get_int("max_workers")
 
 

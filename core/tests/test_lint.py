@@ -852,12 +852,53 @@ def test_end_reached_on_two_branches(load):
     assert_at(problem, module, "def end", "Step `end`", "branch `a`", "branch `b`")
 
 
-def test_scope_rules_only_run_on_an_otherwise_clean_graph(load):
-    """A join mismatch behind an unreachable step is reported once the first problem is fixed."""
+ORPHAN = "\n    @step\n    def orphan(self):\n        self.next(self.end)\n"
+
+
+def test_unreachable_step_and_bad_join_are_reported_together(load):
+    """One round of `check` lists both; neither hides the other (issue 6, item 14)."""
     source = VALID["branch"].replace("def join(self, inputs):", "def join(self):")
     assert {p.rule for p in check(load(source))} == {"join-mismatch"}
-    with_orphan = source + "\n    @step\n    def orphan(self):\n        self.next(self.end)\n"
-    assert [p.rule for p in check(load(with_orphan))] == ["unreachable"]
+    problems = check(load(source + ORPHAN))
+    assert sorted(p.rule for p in problems) == ["join-mismatch", "unreachable"]
+
+
+def test_unreachable_step_with_a_reachable_missing_next_is_not_guessed(load):
+    """`a`'s successor is unknown, so whether `orphan` is reachable is too; the bad join is still found."""
+    source = (
+        VALID["branch"]
+        .replace("def join(self, inputs):", "def join(self):")
+        .replace("def a(self):\n        self.next(self.join)", "def a(self):\n        pass")
+    )
+    module = load(source + ORPHAN)
+    problems = check(module)
+    assert sorted(p.rule for p in problems) == ["join-mismatch", "missing-next"], problems
+
+
+def test_unreachable_step_with_its_own_missing_next_is_reported_with_it(load):
+    source = VALID["linear"] + "\n    @step\n    def orphan(self):\n        self.x = 1\n"
+    module = load(source)
+    problems = check(module)
+    assert sorted(p.rule for p in problems) == ["missing-next", "unreachable"], problems
+    assert_at(only(problems, "unreachable"), module, "def orphan", "`orphan`")
+
+
+def test_a_misspelt_target_does_not_make_its_intended_steps_unreachable(load):
+    module = load(VALID["linear"].replace("self.next(self.a)", "self.next(self.aa)"))
+    problems = check(module)
+    assert [p.rule for p in problems] == ["unknown-step"], problems
+    assert "Did you mean" in problems[0].message or "`a`" in problems[0].message
+
+
+def test_a_cycle_and_an_unreachable_step_are_reported_together(load):
+    source = (
+        VALID["linear"].replace("def a(self):\n        self.next(self.end)", "def a(self):\n        self.next(self.b)")
+        + "\n    @step\n    def b(self):\n        self.next(self.a)\n\n    @step\n    def c(self):\n        pass\n"
+    )
+    problems = check(load(source))
+    # `c` has no self.next, but it is not reachable, so the rest of the graph is known
+    rules = sorted(p.rule for p in problems)
+    assert rules == ["cycle", "missing-next", "unreachable", "unreachable"], problems
 
 
 def test_switch_with_one_case(load):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 
 import pytest
 
@@ -191,7 +192,10 @@ def test_callable_default_that_is_a_builtin_without_signature():
 def test_required_parameter_without_value():
     with pytest.raises(ParameterError) as info:
         Parameter("data-path", required=True).resolve(None, CONTEXT)
-    assert (info.value.message, info.value.hint) == ("--data-path is required.", "Pass --data-path <value> to `run`.")
+    assert (info.value.message, info.value.hint) == (
+        "--data-path is required.",
+        "Pass --data-path <value> to `run`, or set HEADWATER_RUN_DATA_PATH.",
+    )
 
 
 def test_required_parameter_whose_callable_default_gives_none():
@@ -272,6 +276,54 @@ def test_include_file_bad_encoding(tmp_path):
         IncludeFile("table").resolve(str(path), CONTEXT)
     assert info.value.message == f"--table: {str(path)!r} is not valid utf-8 text (invalid start byte)."
     assert info.value.hint == "Pass is_text=False to read it as bytes, or set the right encoding=."
+
+
+@pytest.mark.parametrize(("special", "kind"), [("/dev/null", "a character device"), (".", "a directory")])
+def test_include_file_refuses_what_is_not_a_regular_file(headwater_env, special, kind):
+    with pytest.raises(ParameterError) as info:
+        IncludeFile("data").resolve(special, CONTEXT)
+    assert info.value.message == f"--data: {special!r} is {kind}, not a regular file."
+    assert "pass a regular file" in info.value.hint
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_include_file_refuses_a_fifo_without_waiting_for_a_writer(headwater_env):
+    os.mkfifo(headwater_env / "pipe")
+    with pytest.raises(ParameterError, match=r"'pipe' is a named pipe \(FIFO\), not a regular file"):
+        IncludeFile("data").resolve("pipe", CONTEXT)
+
+
+def test_include_file_larger_than_the_limit_is_refused_before_reading(headwater_env, monkeypatch):
+    (headwater_env / "big.txt").write_bytes(b"x" * (3 * 2**20 // 2))
+    monkeypatch.setenv("HEADWATER_MAX_INCLUDE_FILE_MB", "1")
+    with pytest.raises(ParameterError) as info:
+        IncludeFile("data").resolve("big.txt", CONTEXT)
+    assert (
+        info.value.message
+        == "--data: 'big.txt' is 2 MB, more than IncludeFile takes (1 MB, the setting max_include_file_mb)."
+    )
+    assert "HEADWATER_MAX_INCLUDE_FILE_MB" in info.value.hint
+    monkeypatch.setenv("HEADWATER_MAX_INCLUDE_FILE_MB", "2")
+    assert len(IncludeFile("data").resolve("big.txt", CONTEXT)) == 3 * 2**20 // 2
+    if os.path.exists("/proc/self/status"):  # a file that reports no size is read up to the limit
+        assert "Name:" in IncludeFile("data").resolve("/proc/self/status", CONTEXT)
+
+
+def test_include_file_holds_one_copy_of_a_large_file(headwater_env):
+    import tracemalloc
+
+    size = 20 * 2**20
+    (headwater_env / "big.txt").write_bytes(b"abcdefg\n" * (size // 8))
+    for is_text, start in ((True, "abcdefg\n"), (False, b"abcdefg\n")):
+        tracemalloc.start()
+        try:
+            value = IncludeFile("data", is_text=is_text).resolve("big.txt", CONTEXT)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert len(value) == size and value[:8] == start
+        assert peak < 1.25 * size, is_text  # the text was read as bytes, then decoded: 2x
+        del value
 
 
 def test_include_file_optional_and_absent():
@@ -425,5 +477,99 @@ def test_duplicate_parameter_names_reported_at_the_second_definition():
     ]
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "shown", "kind"),
+    [
+        ({"default": 0.1, "type": int}, "0.1", "an int"),
+        ({"default": "fast", "type": float}, "'fast'", "a float"),
+        ({"default": "maybe", "type": bool}, "'maybe'", "a bool"),
+        ({"default": "{nope", "type": JSONType}, "'{nope'", "a JSON value"),
+    ],
+)
+def test_a_default_that_does_not_fit_the_type_is_a_definition_problem(kwargs, shown, kind):
+    """Reported by `check` where it is written, not by `run` as if the user had passed it (issue 6, 15)."""
+    assert Parameter("lr", **kwargs).problems == [
+        (
+            f"Parameter 'lr': its default {shown} is not a valid {kind.split(' ', 1)[1]}.",
+            f"Make the default {kind}, or declare the type= that it is.",
+        )
+    ]
+
+
+def test_the_linter_reports_a_bad_default_at_its_line():
+    class BadDefault(FlowSpec):
+        lr = Parameter("lr", default=0.1, type=int)
+        LR_LINE = this_line() - 1
+        # these fit (a string that converts; an int for a float) or are only known at launch
+        n = Parameter("n", default="7", type=int)
+        x = Parameter("x", default=3, type=float)
+        later = Parameter("later", default=lambda: "x", type=int)
+
+    assert parameter_problems(BadDefault) == [
+        (
+            "Parameter 'lr': its default 0.1 is not a valid int.",
+            "Make the default an int, or declare the type= that it is.",
+            __file__,
+            BadDefault.LR_LINE,
+        )
+    ]
+
+
+def test_a_computed_default_of_the_wrong_type_is_blamed_on_the_default_not_the_user():
+    param = Parameter("lr", default=lambda: "fast", type=float)
+    with pytest.raises(ParameterError) as info:
+        param.resolve(None, CONTEXT)
+    assert info.value.message == "--lr: its default function returned 'fast', which is not a valid float."
+    assert info.value.hint == f"Fix the default ({__file__}:{param.defined_at[1]}), or pass --lr explicitly."
+
+
+# --------------------------------------------------------------------------------------------------------
+# Values from environment variables (HEADWATER_RUN_<NAME>, and Metaflow's METAFLOW_RUN_<NAME>)
+# --------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_run_variables(monkeypatch):
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("HEADWATER_RUN_", "METAFLOW_RUN_")):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+def test_a_variable_gives_the_value_when_the_command_line_does_not(no_run_variables):
+    param = Parameter("learning-rate", default=0.1)
+    assert param.resolve(None, CONTEXT) == 0.1
+    no_run_variables.setenv("METAFLOW_RUN_LEARNING_RATE", "0.2")
+    assert param.resolve(None, CONTEXT) == 0.2
+    no_run_variables.setenv("HEADWATER_RUN_LEARNING_RATE", "0.3")  # Headwater's own spelling wins
+    assert param.resolve(None, CONTEXT) == 0.3
+    assert param.resolve("0.4", CONTEXT) == 0.4  # the command line wins over both
+
+
+def test_an_empty_variable_counts_as_unset_and_a_required_parameter_names_it(no_run_variables):
+    no_run_variables.setenv("HEADWATER_RUN_DATA", "")
+    with pytest.raises(ParameterError) as info:
+        Parameter("data", required=True).resolve(None, CONTEXT)
+    assert "set HEADWATER_RUN_DATA" in info.value.hint
+
+
+def test_a_bad_value_from_a_variable_names_the_variable(no_run_variables):
+    no_run_variables.setenv("HEADWATER_RUN_N", "many")
+    with pytest.raises(ParameterError) as info:
+        Parameter("n", default=3).resolve(None, CONTEXT)
+    assert info.value.message == "--n: HEADWATER_RUN_N='many' is not a valid int."
+    assert info.value.hint == "Set HEADWATER_RUN_N to an int, or unset it."
+
+
 def test_parameter_context_repr():
     assert repr(CONTEXT) == "ParameterContext(flow_name='MyFlow', parameter_name='p')"
+
+
+def test_the_test_fixture_clears_parameter_variables_of_both_spellings(request, monkeypatch):
+    monkeypatch.setenv("METAFLOW_RUN_LR", "0.2")
+    monkeypatch.setenv("HEADWATER_RUN_LR", "0.3")
+    request.getfixturevalue("headwater_env")
+    assert "METAFLOW_RUN_LR" not in os.environ and "HEADWATER_RUN_LR" not in os.environ
+    assert Parameter("lr", default=0.1).resolve(None, CONTEXT) == 0.1

@@ -65,7 +65,7 @@ def test_unknown_decorator_lists_known_ones(flow_runner):
     path = flow_runner.write(FLOW)
     result = flow_runner.run(path, "--with", "retyr", "run")
     assert result.returncode == 1
-    assert "Unknown step decorator 'retyr'." in result.stderr
+    assert "Bad decorator: --with 'retyr': there is no step decorator 'retyr'. Did you mean `retry`?" in result.stderr
     for known in ("catch", "environment", "resources", "retry", "timeout"):
         assert known in result.stderr
 

@@ -4,12 +4,17 @@ Order (first found wins): the environment variable ``HEADWATER_<NAME>``; ``.head
 upwards from the working directory; ``~/.headwater/config.json`` (or ``config_<profile>.json`` when
 ``HEADWATER_PROFILE`` is set); the built-in default. Keys in the files are lower case (``datastore_root``).
 The defaults are embedded and local, so nothing needs to be configured to run on one machine.
+
+A key in a file that no one reads gives one warning naming the file and the nearest known key; a bad
+value names where it was set (the variable, or the file and key), so the user knows what to edit.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
+import sys
 from typing import Any
 
 from headwater.exceptions import ConfigError
@@ -24,13 +29,31 @@ DEFAULTS: dict[str, Any] = {
     "max_workers": None,
     "max_num_splits": 100,
     "max_log_size_mb": 10,
+    "max_include_file_mb": 1024,
     "user": None,
 }
+
+#: Keys the configuration files may hold; a plugin that reads keys of its own adds them with ``add_keys``.
+KNOWN_KEYS: set[str] = set(DEFAULTS)
 
 _file_cache: dict[str, dict[str, Any]] = {}
 
 
-def _read_json(path: str) -> dict[str, Any]:
+def add_keys(*names: str) -> None:
+    """Declare configuration keys read by a plugin, so that files holding them get no warning."""
+    KNOWN_KEYS.update(names)
+
+
+def _warn_unknown_keys(path: str, data: dict[str, Any]) -> None:
+    """One warning per unknown key of a configuration file: it would be ignored."""
+    for key in sorted(set(data) - KNOWN_KEYS):
+        close = difflib.get_close_matches(str(key), sorted(KNOWN_KEYS), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(KNOWN_KEYS))}."
+        sys.stderr.write(f"headwater: warning: {path}: unknown configuration key {key!r} is ignored; {hint}\n")
+
+
+def _read_json(path: str, config_file: bool = False) -> dict[str, Any]:
+    """The object in a JSON file ({} when there is none), read once per process."""
     if path in _file_cache:
         return _file_cache[path]
     try:
@@ -42,6 +65,8 @@ def _read_json(path: str) -> dict[str, Any]:
         raise ConfigError(f"Configuration file {path} cannot be read: {e}", "Fix the JSON or remove the file.") from e
     if not isinstance(data, dict):
         raise ConfigError(f"Configuration file {path} must hold a JSON object.", "Fix or remove the file.")
+    if config_file:
+        _warn_unknown_keys(path, data)
     _file_cache[path] = data
     return data
 
@@ -109,31 +134,49 @@ def known_datastores() -> list[str]:
     return [r for r in roots if isinstance(r, str) and os.path.isdir(r)]
 
 
+def lookup(name: str, default: Any = None, cwd: str | None = None) -> tuple[Any, str | None]:
+    """The configured value of ``name`` (lower case) and where it was set: the variable's name, the path
+    of the file that holds it, or None for a default."""
+    variable = "HEADWATER_" + name.upper()
+    env = os.environ.get(variable)
+    if env is not None and env != "":
+        return env, variable
+    for path in _config_files(cwd):
+        data = _read_json(path, config_file=True)
+        if name in data:
+            return data[name], path
+    if name in DEFAULTS and DEFAULTS[name] is not None:
+        return DEFAULTS[name], None
+    return default, None
+
+
 def get(name: str, default: Any = None, cwd: str | None = None) -> Any:
     """The configured value of ``name`` (lower case), following the documented order."""
-    env = os.environ.get("HEADWATER_" + name.upper())
-    if env is not None and env != "":
-        return env
-    for path in _config_files(cwd):
-        data = _read_json(path)
-        if name in data:
-            return data[name]
-    if name in DEFAULTS and DEFAULTS[name] is not None:
-        return DEFAULTS[name]
-    return default
+    return lookup(name, default, cwd)[0]
 
 
-def get_int(name: str, default: int | None = None) -> int | None:
-    value = get(name, default)
+def get_int(name: str, default: int | None = None, minimum: int | None = None) -> int | None:
+    """The configured whole number ``name``; a ConfigError naming where it was set when it is not one, or
+    is below ``minimum``."""
+    value, source = lookup(name, default)
     if value is None:
         return None
+    number: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
+        number = value
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        number = int(value)
+    if number is not None and (minimum is None or number >= minimum):
+        return number
+    wanted = "a whole number" if minimum is None else f"a whole number of at least {minimum}"
+    if source is None:  # a default passed by the caller
+        raise ConfigError(f"The default of {name}, {value!r}, is not {wanted}.", "Report this as a bug.")
+    if source.startswith("HEADWATER_"):
+        raise ConfigError(
+            f"The environment variable {source}={value!r} is not {wanted}.", f"Set {source} to {wanted}, or unset it."
+        )
     raise ConfigError(
-        f"Configuration value {name}={value!r} is not a whole number.",
-        f"Set HEADWATER_{name.upper()} to an integer.",
+        f"{source}: {name} is {value!r}, which is not {wanted}.", f"Set {name!r} in {source} to {wanted}."
     )
 
 

@@ -59,13 +59,29 @@ def check(graph: FlowGraph) -> list[LintProblem]:
             )
     for node in nodes.values():
         problems += _check_node(graph, node)
-    incomplete = any(p.rule in ("missing-next", "misplaced-next", "bad-next", "no-source") for p in graph.problems)
-    if "start" in nodes and not incomplete:  # with a transition unknown, reachability would mislead
-        problems += _check_reachability(graph)
-        problems += _check_cycles(graph)
-    if not problems:
-        problems += _check_scopes(graph)
+    if "start" in nodes:
+        # Every rule runs in one round; only what an unknown transition would make up is held back.
+        unknown = _unknown_transitions(graph)
+        if not unknown & graph.reachable():  # a step whose successors are unknown might reach any step
+            problems += _check_reachability(graph)
+        cycles = _check_cycles(graph)
+        problems += cycles
+        if not cycles:  # scopes along a loop are meaningless
+            problems += _check_scopes(graph, complete=not unknown)
     return sorted(problems, key=lambda p: (p.file or "", p.line or 0))
+
+
+def _unknown_transitions(graph: FlowGraph) -> set[str]:
+    """Steps whose successors are not (all) known: no readable self.next, a malformed one, or one that
+    names something that is not a step (a typo: the step meant is not reached through it)."""
+    bad_next = {(p.file, p.line) for p in graph.problems if p.rule == "bad-next"}
+    return {
+        node.name
+        for node in graph.nodes.values()
+        if (not node.out_funcs and node.name != "end")
+        or (node.file, node.next_line) in bad_next
+        or any(target not in graph.nodes for target in node.out_funcs)
+    }
 
 
 def _definition_line(klass: type, name: str) -> tuple[str | None, int | None]:
@@ -233,8 +249,11 @@ def _describe(scope: tuple[tuple[str, str | None], ...]) -> str:
     return f"inside the foreach of `{split}`" if branch is None else f"on the branch `{branch}` of `{split}`"
 
 
-def _check_scopes(graph: FlowGraph) -> list[LintProblem]:
-    """Give each step its enclosing splits; a step reached with two different scopes is an error."""
+def _check_scopes(graph: FlowGraph, complete: bool = True) -> list[LintProblem]:
+    """Give each step its enclosing splits; a step reached with two different scopes is an error.
+
+    With ``complete`` false some transitions are unknown, so a split that seems never joined may be joined
+    through them: that rule is skipped (the others only follow transitions that are known)."""
     nodes = graph.nodes
     for node in nodes.values():  # computed afresh each time, so checking twice gives the same answer
         node.scope, node.matching_join, node.matching_split = (), None, None
@@ -246,7 +265,7 @@ def _check_scopes(graph: FlowGraph) -> list[LintProblem]:
         node = nodes[todo.pop()]
         scope = scopes[node.name]
         for child_name in node.out_funcs:
-            if child_name == node.name:
+            if child_name == node.name or child_name not in nodes:
                 continue
             child = nodes[child_name]
             if node.transition == SPLIT:
@@ -257,6 +276,8 @@ def _check_scopes(graph: FlowGraph) -> list[LintProblem]:
                 child_scope = scope
             if child.is_join:
                 if not child_scope:
+                    if child.num_args > 2:  # already reported as a bad signature: join or not is unclear
+                        continue
                     found.append(
                         LintProblem(
                             "join-without-split",
@@ -320,7 +341,7 @@ def _check_scopes(graph: FlowGraph) -> list[LintProblem]:
         split.matching_join = join_name
         join.matching_split = split.name
     for node in nodes.values():
-        if node.transition in (SPLIT, FOREACH) and node.matching_join is None:
+        if complete and node.transition in (SPLIT, FOREACH) and node.matching_join is None and node.name in scopes:
             found.append(
                 LintProblem(
                     "split-without-join",

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import inspect
 import json
+import mmap
 import os
+import stat
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -153,6 +155,18 @@ class Parameter:
                     "Remove separator, or make the parameter a string.",
                 )
             )
+        if default is not None and not callable(default):
+            # caught here, with the definition's file:line, rather than at `run` as if the user passed it
+            try:
+                self.convert(default)
+            except ParameterError:
+                kind = type_name(self.type)
+                self.problems.append(
+                    (
+                        f"Parameter {name!r}: its default {default!r} is not a valid {kind}.",
+                        f"Make the default {_article(kind)} {kind}, or declare the type= that it is.",
+                    )
+                )
 
     # -- descriptor: read-only inside steps ------------------------------------------------------------
 
@@ -201,24 +215,62 @@ class Parameter:
                 f"Pass {'an' if self.type is int else 'a'} {self.type.__name__}, e.g. --{self.name} {self.type(1) if self.type in (int, float) else 'value'}.",
             ) from None
 
+    @property
+    def environment_variables(self) -> tuple[str, str]:
+        """The variables that give a value when the command line does not (the Metaflow spelling second)."""
+        suffix = self.name.upper().replace("-", "_")
+        return f"HEADWATER_RUN_{suffix}", f"METAFLOW_RUN_{suffix}"
+
     def resolve(self, given: Any, context: ParameterContext) -> Any:
-        """The value for this run from the command line (``given``, None when absent) or the default."""
-        value = given
+        """The value for this run: from the command line (``given``, None when absent), else from the
+        variable ``HEADWATER_RUN_<NAME>`` (or ``METAFLOW_RUN_<NAME>``), else the default."""
+        value, variable, from_default = given, None, ""
         if value is None:
-            value = self.default
+            variable = next((v for v in self.environment_variables if os.environ.get(v)), None)  # "" is unset
+            value = os.environ[variable] if variable else None
+        if value is None:
+            value, from_default = self.default, f"its default {self.default!r} is"
             if callable(value) and not isinstance(value, type):
                 value = _call_default(self, value, context)
+                from_default = f"its default function returned {value!r}, which is"
         if value is None:
             if self.required:
-                raise ParameterError(f"--{self.name} is required.", f"Pass --{self.name} <value> to `run`.")
+                raise ParameterError(
+                    f"--{self.name} is required.",
+                    f"Pass --{self.name} <value> to `run`, or set {self.environment_variables[0]}.",
+                )
             return None
-        value = self.convert(value)
+        try:
+            value = self.convert(value)
+        except ParameterError:
+            # the messages of convert() speak of a command-line value; say where this one came from instead
+            kind = type_name(self.type)
+            if variable:
+                raise ParameterError(
+                    f"--{self.name}: {variable}={value!r} is not a valid {kind}.",
+                    f"Set {variable} to {_article(kind)} {kind}, or unset it.",
+                ) from None
+            if from_default:
+                file, line = self.defined_at
+                raise ParameterError(
+                    f"--{self.name}: {from_default} not a valid {kind}.",
+                    f"Fix the default ({file}:{line}), or pass --{self.name} explicitly.",
+                ) from None
+            raise
         if self.separator is not None and isinstance(value, str):
             value = value.split(self.separator)
         return value
 
     def __repr__(self) -> str:
         return f"Parameter({self.name!r}, default={self.default!r}, type={getattr(self.type, '__name__', self.type)})"
+
+
+def type_name(kind: Any) -> str:
+    return "JSON value" if isinstance(kind, JSONTypeClass) else getattr(kind, "__name__", str(kind))
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def builtins_type(value: Any) -> Any:
@@ -271,22 +323,70 @@ class IncludeFile(Parameter):
             return None
         path = os.path.expanduser(str(path))
         try:
-            with open(path, "rb") as f:
-                data = f.read()
+            return self._read(path)
         except OSError as e:
             raise ParameterError(
                 f"--{self.name}: cannot read {path!r}: {e.strerror or e}.",
                 f"Pass an existing file with --{self.name} <path>.",
             ) from None
-        if not self.is_text:
-            return data
-        try:
-            return data.decode(self.encoding)
         except UnicodeDecodeError as e:
             raise ParameterError(
                 f"--{self.name}: {path!r} is not valid {self.encoding} text ({e.reason}).",
                 "Pass is_text=False to read it as bytes, or set the right encoding=.",
             ) from None
+
+    def _read(self, path: str) -> bytes | str:
+        """The content of a regular file no larger than ``max_include_file_mb``, held once in memory.
+
+        A FIFO would block (at open, then until its writer ends) and a device may never end, so anything
+        but a regular file is refused; the open does not block on a FIFO. The file is mapped, not read, so
+        its text is decoded straight from the page cache: no second copy of a large file in memory.
+        """
+        from headwater import config
+
+        limit_mb = config.get_int("max_include_file_mb", minimum=1) or 1024
+        limit = limit_mb * 1024 * 1024
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise ParameterError(
+                    f"--{self.name}: {path!r} is {_file_kind(info.st_mode)}, not a regular file.",
+                    "IncludeFile stores a file's whole content when the run starts: pass a regular file "
+                    "(save what a pipe or device gives into one first).",
+                )
+            if info.st_size > limit:
+                raise ParameterError(
+                    f"--{self.name}: {path!r} is {info.st_size / 2**20:,.0f} MB, more than IncludeFile "
+                    f"takes ({limit_mb:,} MB, the setting max_include_file_mb).",
+                    "Read large data inside a step instead, or raise the limit: HEADWATER_MAX_INCLUDE_FILE_MB "
+                    "or max_include_file_mb in .headwater/config.json.",
+                )
+            if info.st_size == 0:  # empty, or a file that does not report its size (/proc)
+                data = bytearray()
+                while chunk := os.read(fd, 1 << 20):
+                    data += chunk
+                    if len(data) > limit:
+                        raise ParameterError(
+                            f"--{self.name}: {path!r} holds more than {limit_mb:,} MB (max_include_file_mb).",
+                            "Read large data inside a step instead, or raise max_include_file_mb.",
+                        )
+                return data.decode(self.encoding) if self.is_text else bytes(data)
+            with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as view:
+                return str(view, self.encoding) if self.is_text else bytes(view)
+        finally:
+            os.close(fd)
+
+
+def _file_kind(mode: int) -> str:
+    kinds = {
+        stat.S_ISDIR: "a directory",
+        stat.S_ISFIFO: "a named pipe (FIFO)",
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+        stat.S_ISSOCK: "a socket",
+    }
+    return next((name for test, name in kinds.items() if test(mode)), "a special file")
 
 
 def flow_parameters(flow: type) -> list[Parameter]:

@@ -20,7 +20,8 @@ from headwater.testing import FlowResult, run_flow, write_flow
 def headwater_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A folder with its own datastore, config home and working directory; no third-party plugins."""
     for name in list(os.environ):
-        if name.startswith("HEADWATER_"):
+        # METAFLOW_RUN_<NAME> sets parameter values too: a user's shell must not change a test's run
+        if name.startswith(("HEADWATER_", "METAFLOW_RUN_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("HEADWATER_DATASTORE_ROOT", str(tmp_path / ".headwater"))
     monkeypatch.setenv("HEADWATER_HOME", str(tmp_path / "home"))

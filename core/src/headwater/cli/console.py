@@ -11,6 +11,9 @@ from headwater._version import __version__
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(
+    __version__, "--version", prog_name="headwater", message=f"%(prog)s %(version)s (Python {sys.version.split()[0]})"
+)
 def cli() -> None:
     """Headwater: data-science workflows as plain Python."""
 

@@ -38,7 +38,7 @@ def _tasks(state: Any, pathspec: str) -> Iterator[Any]:
 @click.option("--stdout", "which", flag_value="stdout", help="Only standard output.")
 @click.option("--stderr", "which", flag_value="stderr", help="Only standard error.")
 @click.option("--both", "which", flag_value="both", default=True, help="Both streams (the default).")
-@click.option("--attempt", type=int, help="Show this attempt instead of the latest.")
+@click.option("--attempt", type=click.IntRange(min=0), help="Show this attempt (0 is the first) instead of the latest.")
 @click.pass_obj
 def logs(state: Any, pathspec: str, which: str, attempt: int | None) -> int:
     """Show the output of the tasks at RUN_ID/STEP[/TASK_ID]."""
@@ -46,9 +46,19 @@ def logs(state: Any, pathspec: str, which: str, attempt: int | None) -> int:
     blocks = []
     for task in _tasks(state, pathspec):
         if attempt is not None:
+            started = task._attempts[0]
+            if attempt not in started:
+                raise NotFoundError(
+                    f"Task {task.pathspec} has no attempt {attempt}.",
+                    f"Its attempts: {', '.join(map(str, sorted(started))) or 'none'}.",
+                )
             task = type(task)._from(task.parent, task.id, attempt)
         blocks += [(task, stream, getattr(task, stream)) for stream in streams]
     blocks = [block for block in blocks if block[2]]
+    if not blocks:  # an empty answer would look like a failure to read
+        on = " or ".join(streams)
+        click.echo(f"{pathspec}: no output on {on}" + (f" (attempt {attempt})." if attempt is not None else "."))
+        return 0
     for task, stream, text in blocks:
         if len(blocks) > 1:
             click.echo(f"--- {task.parent.id}/{task.id} (attempt {task.current_attempt}) {stream} ---")
@@ -58,33 +68,122 @@ def logs(state: Any, pathspec: str, which: str, attempt: int | None) -> int:
 
 @click.command("dump")
 @click.argument("pathspec")
-@click.option("--max-value-size", type=int, default=1000, show_default=True, help="Characters of each value shown.")
+@click.option(
+    "--max-value-size",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Characters of each value shown.",
+)
 @click.option("--include", help="Comma-separated artifact names to show.")
 @click.option("--private", is_flag=True, help="Also show artifacts whose names start with _.")
 @click.option("--file", "path", type=click.Path(dir_okay=False), help="Also pickle {task: {name: value}} to this file.")
 @click.pass_obj
 def dump(state: Any, pathspec: str, max_value_size: int, include: str | None, private: bool, path: str | None) -> int:
     """Show the artifacts of the tasks at RUN_ID/STEP[/TASK_ID]."""
-    wanted = {n.strip() for n in include.split(",")} if include else None
+    wanted = {n.strip() for n in include.split(",") if n.strip()} if include else None
+    tasks = [(task, list(task)) for task in _tasks(state, pathspec)]
+    if wanted is not None:
+        present = {artifact.id for _, artifacts in tasks for artifact in artifacts}
+        missing = sorted(wanted - present)
+        if missing:
+            shown = sorted(n for n in present if private or not n.startswith("_")) or ["none"]
+            raise NotFoundError(
+                f"{pathspec} has no artifact {', '.join(map(repr, missing))}.", f"Its artifacts: {', '.join(shown)}."
+            )
     everything: dict[str, dict[str, Any]] = {}
-    for task in _tasks(state, pathspec):
+    for task, artifacts in tasks:
         click.echo(f"{task.pathspec}:")
         values: dict[str, Any] = {}
-        for artifact in task:
-            if (wanted is not None and artifact.id not in wanted) or (artifact.id.startswith("_") and not private):
+        for artifact in artifacts:
+            # a name asked for with --include is shown even when private
+            if (artifact.id not in wanted) if wanted is not None else (artifact.id.startswith("_") and not private):
                 continue
             value = artifact.data
             values[artifact.id] = value
-            text = repr(value)
-            if len(text) > max_value_size:
-                text = text[:max_value_size] + f"... ({len(text) - max_value_size} more characters)"
-            click.echo(f"  {artifact.id} ({artifact.type}, {artifact.size} bytes): {text}")
+            click.echo(f"  {artifact.id} ({artifact.type}, {artifact.size} bytes): {_shown(value, max_value_size)}")
         everything[task.pathspec] = values
     if path:
         with open(path, "wb") as f:
             pickle.dump(everything, f, protocol=5)
         click.echo(f"Artifacts written to {path}")
     return 0
+
+
+#: Below this many characters the whole repr is built, so the message can say how much was left out.
+_EXACT_REPR = 1 << 20
+
+
+def _shown(value: Any, limit: int) -> str:
+    """``repr(value)`` cut to ``limit`` characters, without building the whole text of a large value."""
+    text, more = _preview(value, limit)
+    if not more:
+        return text
+    if _cheap(value):
+        full = repr(value)
+        return full[:limit] + f"... ({len(full) - limit} more characters)"
+    return text + "... (shortened; --file saves the whole value)"
+
+
+def _cheap(value: Any) -> bool:
+    """Whether the whole repr of ``value`` is small enough to build just to count it."""
+    if isinstance(value, (str, bytes, bytearray)):
+        return len(value) < _EXACT_REPR // 4
+    if type(value) in (list, tuple, dict, set, frozenset):
+        return len(value) < 1000 and all(_cheap(item) for item in (value.items() if isinstance(value, dict) else value))
+    return True
+
+
+def _preview(value: Any, limit: int) -> tuple[str, bool]:
+    """The first ``limit`` characters of the repr and whether there is more, built piece by piece."""
+    pieces, length = [], 0
+    for piece in _repr_pieces(value, limit, set()):
+        pieces.append(piece)
+        length += len(piece)
+        if length > limit:
+            return "".join(pieces)[:limit], True
+    return "".join(pieces), False
+
+
+_BRACKETS: dict[type, tuple[str, str]] = {
+    list: ("[", "]"),
+    tuple: ("(", ")"),
+    set: ("{", "}"),
+    frozenset: ("frozenset({", "})"),
+}
+
+
+def _repr_pieces(value: Any, limit: int, active: set[int]) -> Iterator[str]:
+    """``repr(value)`` as pieces, in order, for the built-in containers; strings and bytes are sliced."""
+    kind = type(value)
+    if kind in (str, bytes, bytearray) and len(value) > limit:
+        # every character takes at least one in the repr, so the slice's repr is longer than the limit
+        yield repr(value[: limit + 1])
+        return
+    if kind not in _BRACKETS and kind is not dict:
+        yield repr(value)
+        return
+    if id(value) in active:  # a container inside itself, as repr shows it
+        yield "{...}" if kind is dict else "[...]"
+        return
+    if not value:
+        yield repr(value)
+        return
+    active.add(id(value))
+    open_, close = ("{", "}") if kind is dict else _BRACKETS[kind]
+    yield open_
+    for i, item in enumerate(value.items() if kind is dict else value):
+        if i:
+            yield ", "
+        if kind is dict:
+            yield from _repr_pieces(item[0], limit, active)
+            yield ": "
+            item = item[1]
+        yield from _repr_pieces(item, limit, active)
+    if kind is tuple and len(value) == 1:
+        yield ","
+    yield close
+    active.discard(id(value))
 
 
 def _run(state: Any, run_id: str | None) -> Any:
@@ -153,7 +252,11 @@ def tag_list(state: Any, run_id: str | None) -> int:
     from headwater.client.core import Run
 
     ds = state.datastore()
-    for rid in [run_id] if run_id else ds.run_ids():
+    run_ids = [run_id] if run_id else list(ds.run_ids())
+    if not run_ids:
+        click.echo(f"{state.name} has no runs yet, so no tags.")
+        return 0
+    for rid in run_ids:
         run = Run._from(ds, state.name, rid)
         click.echo(f"{run.pathspec}  {', '.join(run.user_tags) or '-'}  [{', '.join(run.system_tags)}]")
     return 0

@@ -99,6 +99,43 @@ class FlowCLIState:
 _groups: dict[type, click.Group] = {}
 
 
+def _known_name(kind: str, registry: str) -> Any:
+    """A click callback: the option's value must name a registered ``kind``.
+
+    A name the user mistyped is their mistake, not a plugin's: it is reported with the option (or the
+    configuration it came from), a close match and the known names, not under "Plugin error".
+    """
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        from headwater import plugins
+        from headwater.decorators import split_spec
+        from headwater.exceptions import ConfigError, DecoratorError
+        from headwater.graph import suggest
+
+        known = getattr(plugins, registry)()
+        option = f"--{(param.name or '').replace('_', '-').rstrip('-')}"
+        for given in value if isinstance(value, tuple) else [value]:
+            name = split_spec(given)[0] if kind == "step decorator" else given
+            if name is None or name in known:
+                continue
+            where = f"{option} {given!r}"
+            if ctx.get_parameter_source(param.name or "") is click.core.ParameterSource.DEFAULT:
+                origin = config.lookup(param.name or "")[1]  # a variable, or the file that holds the key
+                if origin is None:
+                    where = f"the default {option}"
+                else:
+                    where = origin if origin.startswith("HEADWATER_") else f"{origin}, key {param.name!r}"
+            error = DecoratorError if kind == "step decorator" else ConfigError
+            raise error(
+                f"{where}: there is no {kind} {name!r}." + suggest(name, list(known)),
+                f"Known {kind}s: {', '.join(sorted(known)) or 'none'}. A plugin that provides {name!r} may not be "
+                "installed (`headwater plugins` lists what is).",
+            )
+        return value
+
+    return callback
+
+
 def _flow_file(flow: type) -> str:
     module = sys.modules.get(flow.__module__)
     path = getattr(module, "__file__", None) or sys.argv[0]
@@ -123,6 +160,7 @@ def build_cli(flow: type[FlowSpec]) -> click.Group:
     @click.option(
         "--datastore",
         default=lambda: config.get("datastore"),
+        callback=_known_name("datastore", "storage_backends"),
         show_default="local",
         help="Where runs and artifacts are stored.",
     )
@@ -134,6 +172,7 @@ def build_cli(flow: type[FlowSpec]) -> click.Group:
     @click.option(
         "--environment",
         default=lambda: config.get("environment"),
+        callback=_known_name("environment", "environments"),
         show_default="the one the flow's decorators ask for, else local",
         help="The environment tasks run in (local, or one a plugin provides: conda, pypi).",
     )
@@ -142,10 +181,16 @@ def build_cli(flow: type[FlowSpec]) -> click.Group:
         "with_",
         multiple=True,
         metavar="DECORATOR[:key=value,...]",
+        callback=_known_name("step decorator", "step_decorators"),
         help="Add a step decorator to every step (repeatable).",
     )
     @click.option("--quiet", is_flag=True, help="Show only task output, errors and the final line.")
     @click.option("--debug", is_flag=True, help="Show Python tracebacks of Headwater's own errors.")
+    @click.option(
+        "--pylint/--no-pylint",
+        default=True,
+        help="Accepted for Metaflow's command lines; Headwater never runs pylint (`check` reads the graph).",
+    )
     @click.pass_context
     def cli(
         ctx: click.Context,
@@ -155,6 +200,7 @@ def build_cli(flow: type[FlowSpec]) -> click.Group:
         with_: tuple[str, ...],
         quiet: bool,
         debug: bool,
+        pylint: bool,
         **extra: Any,
     ) -> None:
         options: dict[str, Any] = {

@@ -17,24 +17,26 @@ from headwater.parameters import JSONTypeClass, flow_parameters
 def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--tag", "tags", multiple=True, help="Add a tag to the run (repeatable)."),
+        # at least 1 each: 0 workers would wait forever, a negative limit is meaningless; a bad value from
+        # the configuration fails in get_int, naming the variable or the file it came from
         click.option(
             "--max-workers",
-            type=int,
-            default=lambda: config.get_int("max_workers") or config.cpu_count(),
+            type=click.IntRange(min=1),
+            default=lambda: config.get_int("max_workers", minimum=1) or config.cpu_count(),
             show_default="number of CPUs",
             help="Tasks run at the same time.",
         ),
         click.option(
             "--max-num-splits",
-            type=int,
-            default=lambda: config.get_int("max_num_splits"),
+            type=click.IntRange(min=1),
+            default=lambda: config.get_int("max_num_splits", minimum=1),
             show_default="100",
             help="Largest foreach allowed (a guard against runaway splits).",
         ),
         click.option(
             "--max-log-size",
-            type=int,
-            default=lambda: config.get_int("max_log_size_mb"),
+            type=click.IntRange(min=1),
+            default=lambda: config.get_int("max_log_size_mb", minimum=1),
             show_default="10",
             help="MB of output kept per task attempt and stream (the end is kept).",
         ),
