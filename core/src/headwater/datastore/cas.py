@@ -32,6 +32,14 @@ MIN_COMPRESS_SIZE = 4096
 #: Compress when a sample shrinks to this fraction of its size or less.
 COMPRESS_RATIO = 0.5
 _SAMPLE = 128 * 1024
+#: Hex digits in a key (BLAKE3's default 32-byte digest).
+KEY_LENGTH = 64
+_HEX = frozenset("0123456789abcdef")
+
+
+def is_key(key: object) -> bool:
+    """Whether ``key`` has the shape of a blob key (64 lowercase hex digits), so it is safe in a path."""
+    return isinstance(key, str) and len(key) == KEY_LENGTH and all(c in _HEX for c in key)
 
 
 class BlobRef(NamedTuple):
