@@ -12,7 +12,7 @@ import pytest
 from headwater.datastore import records
 from headwater.datastore.local import LocalStorage
 from headwater.datastore.records import PARAMETERS_STEP, RECORD_VERSION, FlowDatastore, dumps
-from headwater.exceptions import DatastoreError, HeadwaterError, NotFoundError
+from headwater.exceptions import DatastoreError, HeadwaterError, InvalidIdError, NotFoundError
 
 
 @pytest.fixture
@@ -44,6 +44,42 @@ def test_paths_and_repr(ds: FlowDatastore) -> None:
     assert ds.task_path("12", "train", "3") == "MyFlow/runs/12/train/3"
     assert ds.cas.prefix == "MyFlow/data"
     assert repr(ds) == f"FlowDatastore({ds.storage.uri('MyFlow')!r})"
+
+
+@pytest.mark.parametrize("bad", ["..", "../../../../elsewhere/x", "../OtherFlow/runs/1", "a\0b", "/etc", "a b", ""])
+def test_every_path_builder_refuses_ids_that_leave_the_flow_folder(ds: FlowDatastore, bad: str) -> None:
+    calls = [
+        lambda: ds.run_path(bad),
+        lambda: ds.task_path("1", bad, "1"),
+        lambda: ds.task_path("1", "start", bad),
+        lambda: ds.run_record(bad),
+        lambda: ds.run_end(bad),
+        lambda: ds.write_run_end(bad, {"status": "failed"}),
+        lambda: ds.create_run({}, run_id=bad),
+        lambda: ds.steps(bad),
+        lambda: ds.task_ids("1", bad),
+        lambda: ds.write_attempt_start(bad, "start", "1", 0, {}),
+        lambda: ds.write_attempt_done("1", "start", bad, 0, {"ok": True, "manifest": {}}),
+        lambda: ds.attempt_done("1", bad, "1", 0),
+        lambda: ds.latest_ok(bad, "start", "1"),
+        lambda: ds.attempts("1", "start", bad),
+        lambda: ds.save_log(bad, "start", "1", 0, "stdout", b"x"),
+        lambda: ds.load_log("1", "start", bad, 0, "stdout"),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidIdError):
+            call()
+    root = Path(ds.storage.uri())
+    assert not any(root.parent.rglob("*.json")), "nothing was written anywhere"
+
+
+def test_flow_names_attempts_and_log_streams_are_checked(ds: FlowDatastore) -> None:
+    with pytest.raises(InvalidIdError, match="not a valid flow name"):
+        FlowDatastore(ds.storage, "../Other")
+    with pytest.raises(DatastoreError, match="not a number"):
+        ds.write_attempt_start("1", "start", "1", "0/../../x", {})  # type: ignore[arg-type]
+    with pytest.raises(DatastoreError, match="not a log stream"):
+        ds.save_log("1", "start", "1", 0, "../../run.json", b"x")
 
 
 # -- runs ---------------------------------------------------------------------------------------------------
@@ -122,6 +158,32 @@ def test_run_ids_newest_first_numerically(ds: FlowDatastore) -> None:
     assert ds.run_ids() == ["100", "20", "9", "5"]
     assert ds.latest_run_id() == "100"
     assert ds.latest_run_id(exclude="100") == "20"
+
+
+def test_run_ids_list_every_valid_id_newest_first(ds: FlowDatastore) -> None:
+    ds.create_run({"created_at": 2000.0}, run_id="sfn-new")  # created after run 1000000000
+    ds.create_run({"created_at": 500.0}, run_id="sfn-old")
+    ds.create_run({}, run_id="1000000000")  # microseconds: 1000 s after the epoch
+    ds.create_run({}, run_id="2500000000")
+    ds.storage.put("MyFlow/runs/sfn-damaged/run.json", [b"{"])
+    ds.storage.put("MyFlow/runs/.hidden/run.json", [b"{}"])
+    ds.storage.put("MyFlow/runs/no record/x", [b"{}"])
+    assert ds.run_ids() == ["2500000000", "sfn-new", "1000000000", "sfn-old", "sfn-damaged"]
+
+
+def test_create_run_with_a_deployer_id(ds: FlowDatastore) -> None:
+    assert ds.create_run({"n": 1}, run_id="sfn-1234abcd") == "sfn-1234abcd"
+    assert ds.run_record("sfn-1234abcd")["run_id"] == "sfn-1234abcd"
+    with pytest.raises(DatastoreError, match="already taken"):
+        ds.create_run({"n": 2}, run_id="sfn-1234abcd")
+
+
+def test_listings_skip_names_that_are_not_ids(ds: FlowDatastore) -> None:
+    ds.write_attempt_start("1", "start", "1", 0, {})
+    ds.storage.put("MyFlow/runs/1/bad step/1/0.start.json", [b"{}"])
+    ds.storage.put("MyFlow/runs/1/start/.odd/0.start.json", [b"{}"])
+    assert ds.steps("1") == ["start"]
+    assert ds.task_ids("1", "start") == ["1"]
 
 
 def test_no_runs(ds: FlowDatastore) -> None:

@@ -135,6 +135,12 @@ class NotFoundError(HeadwaterError):
     headline = "Not found"
 
 
+class InvalidIdError(HeadwaterError):
+    """A flow name, step name, run id or task id is not one that can be stored (``..``, ``/``, a NUL byte)."""
+
+    headline = "Invalid name"
+
+
 class NamespaceError(HeadwaterError):
     """A client object exists but is outside the current namespace."""
 

@@ -9,18 +9,23 @@ from typing import Any
 import click
 
 from headwater.exceptions import NotFoundError
+from headwater.ids import validate_run_id, validate_step_name, validate_task_id
 
 
 def _tasks(state: Any, pathspec: str) -> Iterator[Any]:
     """Tasks addressed by ``run_id/step`` or ``run_id/step/task_id``."""
-    from headwater.client.core import Run, Step
+    from headwater.client.core import Step
 
     parts = pathspec.strip("/").split("/")
     if len(parts) not in (2, 3):
         raise NotFoundError(
             f"{pathspec!r} is not RUN_ID/STEP or RUN_ID/STEP/TASK_ID.", "Example: 1732770000123456/start"
         )
-    run = Run._from(state.datastore(), state.name, parts[0])
+    validate_run_id(parts[0])
+    validate_step_name(parts[1])
+    if len(parts) == 3:
+        validate_task_id(parts[2])
+    run = _run(state, parts[0])
     if parts[1] not in run:
         raise NotFoundError(f"Run {run.pathspec} has no step {parts[1]!r}.", f"Steps: {', '.join(s.id for s in run)}.")
     step = Step._from(run, parts[1])
@@ -91,9 +96,10 @@ def _run(state: Any, run_id: str | None) -> Any:
     from headwater.client.core import Run
 
     ds = state.datastore()
-    run_id = run_id or ds.latest_run_id()
+    run_id = validate_run_id(run_id) if run_id is not None else ds.latest_run_id()
     if run_id is None:
         raise NotFoundError(f"{state.name} has no runs yet.")
+    ds.run_record(run_id)  # a run that does not exist is not labelled: NotFoundError names it
     return Run._from(ds, state.name, run_id)
 
 

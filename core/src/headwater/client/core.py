@@ -20,6 +20,7 @@ from headwater import config
 from headwater.datastore.artifacts import Entry, load
 from headwater.datastore.records import FlowDatastore
 from headwater.exceptions import CaughtException, HeadwaterError, NamespaceError, NotFoundError
+from headwater.ids import validate_flow_name, validate_run_id, validate_step_name, validate_task_id
 
 _UNSET = object()
 _namespace: Any = _UNSET
@@ -120,6 +121,10 @@ def _split(pathspec: str, parts: int, kind: str) -> list[str]:
     if len(pieces) != parts or not all(pieces):
         example = "/".join(["Flow", "run_id", "step", "task_id", "artifact"][:parts])
         raise NotFoundError(f"{pathspec!r} is not a {kind} pathspec.", f"A {kind} pathspec looks like {example!r}.")
+    # Checked before anything is read: each piece becomes a folder name in the datastore.
+    checks = (validate_flow_name, validate_run_id, validate_step_name, validate_task_id)
+    for validate, piece in zip(checks, pieces[:4], strict=False):  # an artifact name is looked up, not a path
+        validate(piece)
     return pieces
 
 
