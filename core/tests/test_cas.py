@@ -327,3 +327,11 @@ def test_missing_blob(cas: ContentAddressedStore) -> None:
     assert key in info.value.message
     assert cas.storage.uri(cas.path(key)) in info.value.message
     assert "re-run the step" in (info.value.hint or "")
+
+
+@pytest.mark.parametrize("key", ["../../../etc/passwd", "ab", "A" * 64, "0" * 63 + "/", None], ids=repr)
+def test_a_key_of_the_wrong_shape_never_becomes_a_path(cas: ContentAddressedStore, key: object) -> None:
+    with pytest.raises(CorruptBlobError, match="is not a blob key"):
+        cas.load(key)  # type: ignore[arg-type]
+    with pytest.raises(CorruptBlobError, match="is not a blob key"):
+        cas.exists(key)  # type: ignore[arg-type]

@@ -93,6 +93,12 @@ class ContentAddressedStore:
         self.prefix = prefix
 
     def path(self, key: str) -> str:
+        # A key comes from a record that may be damaged: only a real key's shape may become a path.
+        if not is_key(key):
+            raise CorruptBlobError(
+                f"{str(key)[:80]!r} in {self.storage.uri(self.prefix)} is not a blob key (64 hex digits).",
+                "The record that names it is damaged; re-run the step that wrote it.",
+            )
         return f"{self.prefix}/{key[:2]}/{key}"
 
     def exists(self, key: str) -> bool:
