@@ -141,6 +141,12 @@ class InvalidIdError(HeadwaterError):
     headline = "Invalid name"
 
 
+class TagError(HeadwaterError):
+    """A tag cannot be added or removed (not a string, too long, or a system tag)."""
+
+    headline = "Bad tag"
+
+
 class NamespaceError(HeadwaterError):
     """A client object exists but is outside the current namespace."""
 

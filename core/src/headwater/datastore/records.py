@@ -5,7 +5,7 @@ Layout under the storage root (the same on every backend)::
     <Flow>/data/<k[:2]>/<key>                       content-addressed blobs
     <Flow>/runs/<run_id>/run.json                   written once when the run starts
     <Flow>/runs/<run_id>/end.json                   written once when the run ends
-    <Flow>/runs/<run_id>/tags.json                  user tags changed after the run started
+    <Flow>/runs/<run_id>/tag-changes/<t>-<r>.json   one change of user tags (added, removed)
     <Flow>/runs/<run_id>/<step>/<task>/<a>.start.json   attempt ``a`` began (by the task)
     <Flow>/runs/<run_id>/<step>/<task>/<a>.done.json    attempt ``a`` ended: manifest and outcome
     <Flow>/runs/<run_id>/<step>/<task>/<a>.stdout       captured output, and <a>.stderr (only when not empty)
@@ -13,17 +13,36 @@ Layout under the storage root (the same on every backend)::
 ``<a>.done.json`` is the attempt's manifest and its done marker in one atomic write: readers trust an
 attempt only once it exists, so a task killed half-way leaves nothing that looks finished. The datastore
 is the source of truth for the client: nothing else is needed to read a run back.
+
+User tags change without a lock on any backend: each change is its own immutable record, named by its
+time in nanoseconds and a random suffix and written with ``overwrite=False``, so concurrent changes never
+overwrite each other; the tags are the run's initial ``tags`` with every change folded in name order
+(``tag-changes`` is not an identifier, so it can never be mistaken for a step). System tags live in
+``run.json`` only and never change.
+
+Every record is sealed like a blob is: the file is ``{"blake3":"<64 hex>","record":<body>}``, where the
+hex digits are the BLAKE3 hash of the body's bytes exactly as stored (no re-serialization is needed to
+check it, and the file stays plain JSON for ``jq``). Every read checks the seal and then the record's
+shape (``_shapes``): a changed byte, a truncated file, a record without a seal, or a well-formed record
+of the wrong shape raises ``DatastoreError`` naming the file and what to do, never a wrong result.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import blake3
+
+from headwater.datastore import _shapes
+from headwater.datastore._shapes import BadShape
 from headwater.datastore.cas import ContentAddressedStore
 from headwater.datastore.storage import StorageBackend
-from headwater.exceptions import DatastoreError, HeadwaterError, NotFoundError
+from headwater.exceptions import DatastoreError, HeadwaterError, NotFoundError, TagError
 from headwater.ids import (
     is_valid_name,
     is_valid_run_id,
@@ -36,12 +55,51 @@ from headwater.ids import (
 
 PARAMETERS_STEP = "_parameters"
 PARAMETERS_TASK = "0"
-RECORD_VERSION = 1
+#: 2: records are sealed with a checksum.
+RECORD_VERSION = 2
 _LOG_STREAMS = frozenset({"stdout", "stderr"})
+TAG_CHANGES = "tag-changes"
+_TAG_CHANGE_NAME = re.compile(r"[0-9]{20}-[0-9a-f]{16}\.json")
+#: Prefixes of the tags Headwater sets itself; no user tag may take one (nor any prefix of a run's own
+#: system tags, so a plugin's system tags are protected too).
+SYSTEM_TAG_PREFIXES = ("user:", "headwater_version:", "python_version:", "date:", "runtime:", "origin:")
+MAX_TAG_LENGTH = 500
 
 
 def dumps(record: dict[str, Any]) -> bytes:
     return json.dumps(record, separators=(",", ":"), default=str).encode()
+
+
+_SEAL_HEAD = b'{"blake3":"'
+_SEAL_MID = b'","record":'
+_DIGEST_AT = len(_SEAL_HEAD)
+_BODY_AT = _DIGEST_AT + 64 + len(_SEAL_MID)
+
+
+def seal(record: dict[str, Any]) -> bytes:
+    """The bytes of a record file: the record's JSON body with the BLAKE3 hash of that body in front."""
+    body = dumps(record)
+    return b"".join((_SEAL_HEAD, blake3.blake3(body).hexdigest().encode(), _SEAL_MID, body, b"}"))
+
+
+def unseal(data: bytes) -> Any:
+    """The JSON value of a record file once its hash is checked; ``BadShape`` says what is wrong."""
+    if not data:
+        raise BadShape("it is empty (cut short by a crash?)")
+    if (
+        len(data) <= _BODY_AT
+        or not data.startswith(_SEAL_HEAD)
+        or data[_BODY_AT - len(_SEAL_MID) : _BODY_AT] != _SEAL_MID
+        or not data.endswith(b"}")
+    ):
+        raise BadShape("it has no checksum (it was not written by this version of Headwater, or was cut short)")
+    body = data[_BODY_AT:-1]
+    if blake3.blake3(body).hexdigest().encode() != data[_DIGEST_AT : _DIGEST_AT + 64]:
+        raise BadShape("its content does not match its checksum (it was changed after it was written)")
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise BadShape("its content is not valid JSON") from None
 
 
 def new_run_id() -> str:
@@ -77,18 +135,26 @@ class FlowDatastore:
             raise DatastoreError(f"Attempt {attempt!r} of {self.flow_name}/{run_id}/{step}/{task_id} is not a number.")
         return f"{self.task_path(run_id, step, task_id)}/{attempt}.{suffix}"
 
-    def _read(self, path: str) -> dict[str, Any] | None:
+    def _read(self, path: str, check: Callable[[Any], dict[str, Any]], hint: str) -> dict[str, Any] | None:
+        """The record at ``path`` (None when there is none), its seal and shape checked."""
         try:
             data = self.storage.get(path)
         except FileNotFoundError:
             return None
         try:
-            return json.loads(data)
-        except ValueError:
-            raise DatastoreError(
-                f"The record {self.storage.uri(path)} is damaged (not valid JSON).",
-                "It was cut short by a crash or edited by hand; delete it (the run or task then shows as unfinished).",
-            ) from None
+            return check(unseal(data))
+        except BadShape as e:
+            raise DatastoreError(f"The record {self.storage.uri(path)} is damaged: {e}.", hint) from None
+
+    def _write(self, path: str, record: dict[str, Any], overwrite: bool = True) -> bool:
+        return self.storage.put(path, [seal(record)], overwrite=overwrite)
+
+    def _read_attempt(self, run_id: str, step: str, task_id: str, attempt: int, kind: str) -> dict[str, Any] | None:
+        path = self.attempt_path(run_id, step, task_id, attempt, f"{kind}.json")
+        if kind == "done":
+            hint = "Delete it: the attempt then counts as unfinished, and resuming the run runs the task again."
+            return self._read(path, lambda r: _shapes.check_done(r, attempt), hint)
+        return self._read(path, lambda r: _shapes.check_start(r, attempt), "Delete it: it only records a start.")
 
     # -- runs ---------------------------------------------------------------------------------------------
 
@@ -99,18 +165,22 @@ class FlowDatastore:
         """
         if run_id is not None:
             full = {**record, "version": RECORD_VERSION, "run_id": run_id}
-            if self.storage.put(f"{self.run_path(run_id)}/run.json", [dumps(full)], overwrite=False):
+            if self._write(f"{self.run_path(run_id)}/run.json", full, overwrite=False):
                 return run_id
             raise DatastoreError(f"Run id {run_id} is already taken in {self.storage.uri(self.flow_name)}.")
         candidate = int(new_run_id())
         while True:
             full = {**record, "version": RECORD_VERSION, "run_id": str(candidate)}
-            if self.storage.put(f"{self.run_path(str(candidate))}/run.json", [dumps(full)], overwrite=False):
+            if self._write(f"{self.run_path(str(candidate))}/run.json", full, overwrite=False):
                 return str(candidate)
             candidate += 1
 
     def run_record(self, run_id: str) -> dict[str, Any]:
-        record = self._read(f"{self.run_path(run_id)}/run.json")
+        record = self._read(
+            f"{self.run_path(run_id)}/run.json",
+            lambda r: _shapes.check_run(r, self.flow_name, run_id),
+            f"The run cannot be read without it: delete the run's folder {self.storage.uri(self.run_path(run_id))}.",
+        )
         if record is None:
             raise NotFoundError(
                 f"Run {self.flow_name}/{run_id} does not exist in {self.storage.uri()}.",
@@ -119,18 +189,46 @@ class FlowDatastore:
         return record
 
     def write_run_end(self, run_id: str, record: dict[str, Any]) -> None:
-        self.storage.put(f"{self.run_path(run_id)}/end.json", [dumps({**record, "version": RECORD_VERSION})])
+        self._write(f"{self.run_path(run_id)}/end.json", {**record, "version": RECORD_VERSION})
 
     def run_end(self, run_id: str) -> dict[str, Any] | None:
-        return self._read(f"{self.run_path(run_id)}/end.json")
+        hint = "Delete it: the run then shows as stopped, and can be resumed."
+        return self._read(f"{self.run_path(run_id)}/end.json", _shapes.check_end, hint)
 
-    def run_tags(self, run_id: str) -> list[str] | None:
-        """User tags as changed after the run started, or None when never changed."""
-        record = self._read(f"{self.run_path(run_id)}/tags.json")
-        return None if record is None else list(record["tags"])
+    def user_tags(self, run_id: str, record: dict[str, Any] | None = None) -> list[str]:
+        """The run's user tags: those it started with (from ``record``, its run.json), then every change."""
+        record = record if record is not None else self.run_record(run_id)
+        tags = set(record.get("tags", []))
+        folder = f"{self.run_path(run_id)}/{TAG_CHANGES}"
+        hint = "Delete it: that tag change is then forgotten (add or remove the tags again if needed)."
+        for name in sorted(n for n in self.storage.list(folder) if _TAG_CHANGE_NAME.fullmatch(n)):
+            change = self._read(f"{folder}/{name}", _shapes.check_tag_change, hint)
+            if change is not None:
+                tags.difference_update(change["remove"])
+                tags.update(change["add"])
+        return sorted(tags)
 
-    def write_run_tags(self, run_id: str, tags: list[str]) -> None:
-        self.storage.put(f"{self.run_path(run_id)}/tags.json", [dumps({"tags": sorted(set(tags))})])
+    def change_tags(self, run_id: str, add: Sequence[str] = (), remove: Sequence[str] = ()) -> None:
+        """Add and remove user tags of a run in one atomic change (a tag in both ends up present)."""
+        record = self.run_record(run_id)  # the run must exist
+        for tag in [*add, *remove]:
+            self._check_user_tag(tag, record.get("system_tags", []))
+        folder = f"{self.run_path(run_id)}/{TAG_CHANGES}"
+        change = {"add": sorted(set(add)), "remove": sorted(set(remove)), "version": RECORD_VERSION}
+        while not self._write(f"{folder}/{time.time_ns():020d}-{os.urandom(8).hex()}.json", change, overwrite=False):
+            pass  # the same nanosecond and random suffix: vanishingly rare, and a new name fixes it
+
+    def _check_user_tag(self, tag: Any, system_tags: list[str]) -> None:
+        if not isinstance(tag, str) or not tag or len(tag) > MAX_TAG_LENGTH or "\0" in tag:
+            raise TagError(
+                f"{tag!r} is not a valid tag.", f"A tag is a non-empty string of at most {MAX_TAG_LENGTH} characters."
+            )
+        prefixes = set(SYSTEM_TAG_PREFIXES) | {t.partition(":")[0] + ":" for t in system_tags if ":" in t}
+        if tag in system_tags or any(tag.startswith(prefix) for prefix in prefixes):
+            raise TagError(
+                f"{tag!r} is a system tag (or looks like one): system tags are set by Headwater and never change.",
+                f"Choose a tag that does not start with {', '.join(sorted(prefixes))}.",
+            )
 
     def run_ids(self) -> list[str]:
         """Every run of the flow, newest first.
@@ -172,7 +270,7 @@ class FlowDatastore:
 
     def write_attempt_start(self, run_id: str, step: str, task_id: str, attempt: int, record: dict[str, Any]) -> None:
         path = self.attempt_path(run_id, step, task_id, attempt, "start.json")
-        self.storage.put(path, [dumps({**record, "attempt": attempt})])
+        self._write(path, {**record, "attempt": attempt})
 
     def write_attempt_done(
         self, run_id: str, step: str, task_id: str, attempt: int, record: dict[str, Any], overwrite: bool = False
@@ -180,13 +278,13 @@ class FlowDatastore:
         """Commit an attempt. Without ``overwrite`` an attempt already committed is left as it is."""
         path = self.attempt_path(run_id, step, task_id, attempt, "done.json")
         full = {**record, "version": RECORD_VERSION, "attempt": attempt}
-        return self.storage.put(path, [dumps(full)], overwrite=overwrite)
+        return self._write(path, full, overwrite=overwrite)
 
     def attempt_done(self, run_id: str, step: str, task_id: str, attempt: int) -> dict[str, Any] | None:
-        return self._read(self.attempt_path(run_id, step, task_id, attempt, "done.json"))
+        return self._read_attempt(run_id, step, task_id, attempt, "done")
 
     def attempt_start(self, run_id: str, step: str, task_id: str, attempt: int) -> dict[str, Any] | None:
-        return self._read(self.attempt_path(run_id, step, task_id, attempt, "start.json"))
+        return self._read_attempt(run_id, step, task_id, attempt, "start")
 
     def attempts(self, run_id: str, step: str, task_id: str) -> tuple[list[int], list[int]]:
         """Attempt numbers that started and that are committed, each ascending."""
