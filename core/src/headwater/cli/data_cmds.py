@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from headwater.exceptions import NotFoundError
+from headwater.exceptions import DatastoreError, NotFoundError
 from headwater.ids import validate_run_id, validate_step_name, validate_task_id
 
 
@@ -158,8 +158,19 @@ def tag_replace(state: Any, run_id: str | None, old: str, new: str) -> int:
 def tag_list(state: Any, run_id: str | None) -> int:
     from headwater.client.core import Run
 
-    ds = state.datastore()
-    for rid in [run_id] if run_id else ds.run_ids():
-        run = Run._from(ds, state.name, rid)
+    if run_id:
+        run = _run(state, run_id)
         click.echo(f"{run.pathspec}  {', '.join(run.user_tags) or '-'}  [{', '.join(run.system_tags)}]")
+        return 0
+    ds = state.datastore()
+    for rid in ds.run_ids():
+        run = Run._from(ds, state.name, rid)
+        try:
+            line = f"{run.pathspec}  {', '.join(run.user_tags) or '-'}  [{', '.join(run.system_tags)}]"
+        except NotFoundError:  # being created right now
+            continue
+        except DatastoreError as e:  # one damaged run is reported, and the others still listed
+            click.echo(f"headwater: warning: skipped run {run.pathspec}: {e.message}", err=True)
+            continue
+        click.echo(line)
     return 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import io
 import os
+import warnings
 from collections.abc import Iterator
 from functools import cached_property
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 from headwater import config
 from headwater.datastore.artifacts import Entry, load
 from headwater.datastore.records import FlowDatastore
-from headwater.exceptions import CaughtException, HeadwaterError, NamespaceError, NotFoundError
+from headwater.exceptions import CaughtException, DatastoreError, HeadwaterError, NamespaceError, NotFoundError
 from headwater.ids import validate_flow_name, validate_run_id, validate_step_name, validate_task_id
 
 _UNSET = object()
@@ -188,20 +189,25 @@ class Flow(_ClientObject):
     def runs(self, *tags: str) -> Iterator[Run]:
         """Runs in the current namespace that carry every tag given, newest first.
 
-        Records are read only as far as the filter needs: with ``namespace(None)`` and no tags, listing
-        a thousand runs reads one directory.
+        Each run's record is read and checked (a small file), so every run listed can be read; a run whose
+        record is damaged is skipped with a warning naming the file, and one being created right now (no
+        record yet) is skipped silently. One bad run never stops the listing of the others.
         """
         ns = get_namespace()
         for run_id in self._ds.run_ids():
             run = Run._from(self._ds, self.name, run_id)
-            if ns is None and not tags:
-                yield run
-                continue
             try:
-                if (ns is None or run._in_namespace(ns)) and all(tag in run.tags for tag in tags):
-                    yield run
-            except NotFoundError:  # a run being created right now has no record yet
+                run._record  # noqa: B018 (read and checked here, so a damaged run is skipped, not yielded)
+                if ns is not None and not run._in_namespace(ns):
+                    continue
+                if tags and not all(tag in run.tags for tag in tags):
+                    continue
+            except NotFoundError:
                 continue
+            except DatastoreError as e:
+                _skipped(run, e)
+                continue
+            yield run
 
     def __iter__(self) -> Iterator[Run]:
         return self.runs()
@@ -215,7 +221,21 @@ class Flow(_ClientObject):
 
     @property
     def latest_successful_run(self) -> Run | None:
-        return next((run for run in self.runs() if run.successful), None)
+        for run in self.runs():
+            try:
+                if run.successful:
+                    return run
+            except DatastoreError as e:  # its end record is damaged: it cannot count as a success
+                _skipped(run, e)
+        return None
+
+
+def _skipped(run: Run, error: DatastoreError) -> None:
+    warnings.warn(f"Skipped run {run.pathspec}: {error.message}", DamagedRunWarning, stacklevel=3)
+
+
+class DamagedRunWarning(UserWarning):
+    """A run was left out of a listing because one of its records is damaged (the message names the file)."""
 
 
 class Run(_ClientObject):
@@ -255,8 +275,7 @@ class Run(_ClientObject):
 
     @property
     def user_tags(self) -> list[str]:
-        changed = self._ds.run_tags(self.id)
-        return sorted(changed if changed is not None else self._record.get("tags", []))
+        return self._ds.user_tags(self.id, self._record)
 
     @property
     def system_tags(self) -> list[str]:
@@ -266,23 +285,27 @@ class Run(_ClientObject):
     def tags(self) -> list[str]:
         return sorted(set(self.user_tags) | set(self.system_tags))
 
+    # Each change is one record of its own (see ``FlowDatastore.change_tags``): concurrent changes, from
+    # any number of processes or machines, are all kept. System tags cannot be added or removed.
+
     def add_tag(self, tag: str) -> None:
         self.add_tags([tag])
 
     def add_tags(self, tags: list[str]) -> None:
-        self._ds.write_run_tags(self.id, self.user_tags + list(tags))
+        self._ds.change_tags(self.id, add=list(tags))
 
     def remove_tag(self, tag: str) -> None:
         self.remove_tags([tag])
 
     def remove_tags(self, tags: list[str]) -> None:
-        self._ds.write_run_tags(self.id, [t for t in self.user_tags if t not in set(tags)])
+        self._ds.change_tags(self.id, remove=list(tags))
 
     def replace_tag(self, old: str, new: str) -> None:
         self.replace_tags([old], [new])
 
     def replace_tags(self, old: list[str], new: list[str]) -> None:
-        self._ds.write_run_tags(self.id, [t for t in self.user_tags if t not in set(old)] + list(new))
+        """Remove ``old`` and add ``new`` in one change: no reader ever sees one without the other."""
+        self._ds.change_tags(self.id, add=list(new), remove=list(old))
 
     @property
     def created_at(self) -> datetime.datetime | None:
@@ -311,21 +334,20 @@ class Run(_ClientObject):
 
     @property
     def status(self) -> str:
-        """``succeeded``, ``failed``, ``running``, or ``stopped`` (its runtime died without finishing)."""
+        """``succeeded``, ``failed``, ``running``, or ``stopped`` (its runtime died without finishing).
+
+        Without an end record, a run started on this machine is ``stopped`` when its runtime's process is
+        gone, has exited (a zombie), or is another process that reused the pid (it started after the run).
+        A run started elsewhere cannot be checked from here and shows as ``running``.
+        """
         end = self._end
         if end is not None:
-            return str(end.get("status"))
+            return str(end["status"])
         runtime = self._record.get("runtime") or {}
         import socket
 
         if runtime.get("host") == socket.gethostname() and runtime.get("pid"):
-            try:
-                os.kill(int(runtime["pid"]), 0)
-                return "running"
-            except ProcessLookupError:
-                return "stopped"
-            except PermissionError:
-                return "running"
+            return "running" if _process_alive(int(runtime["pid"]), self._record.get("created_at")) else "stopped"
         return "running"
 
     @property
@@ -380,6 +402,30 @@ class Run(_ClientObject):
     def code(self) -> CodePackage | None:
         key = self._record.get("code_package")
         return CodePackage(self._ds, key, self._record.get("flow_file")) if key else None
+
+
+def _process_alive(pid: int, since: float | None) -> bool:
+    """Whether process ``pid`` runs and (where /proc tells) is the one that was running at time ``since``."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        pass
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        with open("/proc/stat", "rb") as f:
+            boot = next(float(line.split()[1]) for line in f if line.startswith(b"btime "))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return True  # no /proc (macOS): the pid exists, which is all we can tell
+    fields = stat[stat.rindex(b")") + 2 :].split()  # after "pid (command) ": state is field 3 of stat(5)
+    if fields[0] in (b"Z", b"X"):  # exited, not yet reaped by its parent: the runtime is dead
+        return False
+    started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: start time in clock ticks
+    # The runtime starts before it writes the run record; a process that started later reused the pid.
+    # btime is whole seconds, hence the margin.
+    return since is None or started <= since + 2
 
 
 class Step(_ClientObject):
