@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from headwater import Flow, Run, namespace
-from headwater.exceptions import InvalidIdError
+from headwater.client import DamagedRunWarning
+from headwater.datastore.local import LocalStorage
+from headwater.datastore.records import FlowDatastore
+from headwater.exceptions import DatastoreError, InvalidIdError, TagError
 
 FLOW = """
 from headwater import FlowSpec, step
@@ -97,3 +102,116 @@ def test_client_refuses_names_and_ids_outside_the_flow(safe_run, headwater_env):
             call()
         assert isinstance(info.value, InvalidIdError) or "is not a run pathspec" in str(info.value)
         assert not isinstance(info.value, ValueError)
+
+
+# -- damaged records ---------------------------------------------------------------------------------------
+
+
+def _done_records(headwater_env, flow, run_id, step):
+    return sorted((headwater_env / ".headwater" / flow / "runs" / run_id / step).glob("*/0.done.json"))
+
+
+def test_a_flipped_digit_in_a_done_record_stops_resume_and_the_client(flow_runner, safe_run, headwater_env):
+    path, result = safe_run
+    (last,) = [
+        p for p in _done_records(headwater_env, "SafeFlow", result.run_id, "body") if b'"index":3' in p.read_bytes()
+    ]
+    last.write_bytes(last.read_bytes().replace(b'"index":3', b'"index":2'))
+    resumed = flow_runner.run(path, "resume", "--origin-run-id", result.run_id)
+    assert resumed.returncode == 1, resumed.output
+    assert f"{last} is damaged" in resumed.stderr and "checksum" in resumed.stderr
+    assert "Traceback" not in resumed.stderr
+    namespace(None)
+    task = Run(f"SafeFlow/{result.run_id}")["body"][last.parent.name]
+    with pytest.raises(DatastoreError, match="does not match its checksum"):
+        _ = task.index
+
+
+def test_one_damaged_run_does_not_break_listing_the_others(flow_runner, safe_run, headwater_env):
+    path, first = safe_run
+    second = flow_runner.run(path, "run")
+    third = flow_runner.run(path, "run")
+    runs = headwater_env / ".headwater" / "SafeFlow" / "runs"
+    (runs / second.run_id / "run.json").write_text('["not", "a", "run"]')
+    namespace(None)
+    with pytest.warns(DamagedRunWarning, match=rf"SafeFlow/{second.run_id}: The record .*run\.json is damaged"):
+        assert [r.id for r in Flow("SafeFlow")] == [third.run_id, first.run_id]
+    (runs / third.run_id / "end.json").write_text("{}")
+    with pytest.warns(DamagedRunWarning):
+        assert Flow("SafeFlow").latest_successful_run.id == first.run_id
+    listing = flow_runner.run(path, "tag", "list")
+    assert listing.returncode == 0, listing.output
+    assert f"skipped run SafeFlow/{second.run_id}" in listing.stderr and "Traceback" not in listing.stderr
+    assert f"SafeFlow/{first.run_id}" in listing.stdout and f"SafeFlow/{third.run_id}" in listing.stdout
+
+
+def test_a_half_created_run_is_listed_as_stopped_and_readable(flow_runner, safe_run, headwater_env):
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    _, done = safe_run
+    ds = FlowDatastore(LocalStorage(str(headwater_env / ".headwater")), "SafeFlow")
+    runtime = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        record = {"created_at": time.time(), "runtime": {"pid": runtime.pid, "host": socket.gethostname()}}
+        half = ds.create_run({"flow": "SafeFlow", **record})
+        # The runtime is killed before it writes its parameters, and its parent has not reaped it yet.
+        os.kill(runtime.pid, signal.SIGKILL)
+        os.waitid(os.P_PID, runtime.pid, os.WEXITED | os.WNOWAIT)
+        namespace(None)
+        runs = list(Flow("SafeFlow"))
+        assert [r.id for r in runs] == [half, done.run_id]
+        run = runs[0]
+        assert run.status == "stopped"
+        assert (run.successful, run.finished, run.data, run.end_task, run.parameters) == (False, False, None, None, {})
+        assert list(run.steps()) == [] and run.tags == []
+    finally:
+        runtime.wait()
+
+
+def test_status_is_stopped_when_the_runtimes_pid_was_reused(headwater_env):
+    import os
+    import socket
+
+    ds = FlowDatastore(LocalStorage(str(headwater_env / ".headwater")), "SafeFlow")
+    host = socket.gethostname()
+    # This test's own process is alive, but it started long after this run was created: a reused pid.
+    reused = ds.create_run({"created_at": 1_000_000.0, "runtime": {"pid": os.getpid(), "host": host}})
+    alive = ds.create_run({"created_at": time.time(), "runtime": {"pid": os.getpid(), "host": host}})
+    namespace(None)
+    assert Run(f"SafeFlow/{reused}").status == "stopped"
+    assert Run(f"SafeFlow/{alive}").status == "running"
+
+
+# -- tags --------------------------------------------------------------------------------------------------
+
+
+def test_twenty_concurrent_tag_adds_are_all_kept(flow_runner, safe_run):
+    import subprocess
+    import sys
+
+    path, result = safe_run
+    command = [sys.executable, str(path), "tag", "add", "--run-id", result.run_id]
+    procs = [
+        subprocess.Popen([*command, f"t{n}"], cwd=path.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for n in range(20)
+    ]
+    outputs = [p.communicate() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 20, outputs
+    namespace(None)
+    assert Run(f"SafeFlow/{result.run_id}").user_tags == sorted(f"t{n}" for n in range(20))
+
+
+def test_tag_commands_refuse_system_tags(flow_runner, safe_run):
+    path, result = safe_run
+    run = result.run
+    run.add_tags(["x"])
+    for args in (["add", "user:mallory"], ["replace", "x", "date:2020-01-01"]):
+        out = flow_runner.run(path, "tag", args[0], "--run-id", result.run_id, *args[1:])
+        assert out.returncode == 1 and "system tag" in out.stderr and "Traceback" not in out.stderr
+    with pytest.raises(TagError):
+        run.replace_tag("x", "user:mallory")
+    assert run.user_tags == ["x"] and "user:mallory" not in run.tags

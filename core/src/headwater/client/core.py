@@ -197,7 +197,7 @@ class Flow(_ClientObject):
         for run_id in self._ds.run_ids():
             run = Run._from(self._ds, self.name, run_id)
             try:
-                run._record  # noqa: B018 (read and checked here, so a damaged run is skipped, not yielded)
+                _ = run._record  # read and checked here, so a damaged run is skipped, never yielded
                 if ns is not None and not run._in_namespace(ns):
                     continue
                 if tags and not all(tag in run.tags for tag in tags):
