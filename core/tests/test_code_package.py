@@ -276,3 +276,12 @@ def test_non_ascii_names_are_deterministic(headwater_env: Path) -> None:
     os.utime(module, (1, 1))
     assert build(collect(str(root / "flow.py"))) == first
     assert [m.name for m in members(first)] == ["flow.py", "ünï/módulo.py"]
+
+
+def test_a_damaged_package_is_rebuilt_not_reused(project: Path, datastore: FlowDatastore) -> None:
+    flow = str(project / "flow.py")
+    key = code_package.store(datastore, flow)
+    blob = Path(datastore.storage.uri(datastore.cas.path(key)))
+    blob.write_bytes(blob.read_bytes()[:-10])  # cut short; its cache entry still names it
+    assert code_package.store(datastore, flow) == key
+    assert [m.name for m in members(code_package.load(datastore, key))][:2] == ["flow.py", "helpers.py"]

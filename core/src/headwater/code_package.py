@@ -144,7 +144,7 @@ def store(datastore: FlowDatastore, flow_file: str) -> str:
     cache_path = f"{datastore.flow_name}/code-cache.json"
     cache = _read_cache(datastore, cache_path)
     key = cache.get(files_print)
-    if key and datastore.cas.exists(key):
+    if key and datastore.cas.looks_whole(key):  # a damaged package is rebuilt and replaced, not reused
         return str(key)
     key = datastore.cas.save([build(files)]).key
     cache[files_print] = key
