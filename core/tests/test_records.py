@@ -441,6 +441,7 @@ def _damaged(**changes: object) -> dict:
         (_damaged(foreach_stack__0=[]), "frame 0 of its foreach_stack is not an object"),
         (_damaged(transition__num_splits=KeyError), "foreach transition has no valid 'num_splits'"),
         (_damaged(transition__next="body"), "transition has no valid 'next'"),
+        (_damaged(transition__next=KeyError), "transition has no valid 'next'"),
         (_damaged(transition=[]), "transition has no valid 'type'"),
         (_damaged(input_paths=["../x"]), "'input_paths' is not valid"),
         (_damaged(origin={"run_id": ".."}), "'origin' is not a valid"),

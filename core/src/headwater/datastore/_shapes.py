@@ -193,7 +193,7 @@ def _check_transition(transition: Any) -> None:
         return
     if not isinstance(transition, dict) or not _is_str(transition.get("type")):
         raise BadShape("its transition has no valid 'type'")
-    if not _list_of(is_valid_name)(transition.get("next", [])):
+    if not _list_of(is_valid_name)(transition.get("next")):
         raise BadShape("its transition has no valid 'next' (a list of step names)")
     if transition["type"] == "foreach":
         if not _is_str(transition.get("var")):
