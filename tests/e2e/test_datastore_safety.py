@@ -132,17 +132,29 @@ def test_one_damaged_run_does_not_break_listing_the_others(flow_runner, safe_run
     second = flow_runner.run(path, "run")
     third = flow_runner.run(path, "run")
     runs = headwater_env / ".headwater" / "SafeFlow" / "runs"
-    (runs / second.run_id / "run.json").write_text('["not", "a", "run"]')
-    namespace(None)
-    with pytest.warns(DamagedRunWarning, match=rf"SafeFlow/{second.run_id}: The record .*run\.json is damaged"):
-        assert [r.id for r in Flow("SafeFlow")] == [third.run_id, first.run_id]
-    (runs / third.run_id / "end.json").write_text("{}")
-    with pytest.warns(DamagedRunWarning):
+    (runs / third.run_id / "run.json").write_text('["not", "a", "run"]')
+    damaged = rf"SafeFlow/{third.run_id}: The record .*run\.json is damaged"
+    with pytest.warns(DamagedRunWarning, match=damaged):  # the default namespace reads records to filter
+        assert [r.id for r in Flow("SafeFlow")] == [second.run_id, first.run_id]
+    with pytest.warns(DamagedRunWarning, match=damaged):
+        assert Flow("SafeFlow").latest_run.id == second.run_id
+    namespace(None)  # listing reads no record: the damaged run is listed, and reading it says why
+    listed = list(Flow("SafeFlow"))
+    assert [r.id for r in listed] == [third.run_id, second.run_id, first.run_id]
+    with pytest.raises(DatastoreError, match=r"run\.json is damaged"):
+        _ = listed[0].created_at
+    with pytest.warns(DamagedRunWarning, match=damaged):
+        assert Flow("SafeFlow").latest_run.id == second.run_id
+    (runs / second.run_id / "end.json").write_text("{}")
+    with pytest.warns(DamagedRunWarning) as warned:
         assert Flow("SafeFlow").latest_successful_run.id == first.run_id
+    messages = [str(w.message) for w in warned]
+    assert any(f"SafeFlow/{third.run_id}: " in m and "run.json is damaged" in m for m in messages)
+    assert any(f"SafeFlow/{second.run_id}: " in m and "end.json is damaged" in m for m in messages)
     listing = flow_runner.run(path, "tag", "list")
     assert listing.returncode == 0, listing.output
-    assert f"skipped run SafeFlow/{second.run_id}" in listing.stderr and "Traceback" not in listing.stderr
-    assert f"SafeFlow/{first.run_id}" in listing.stdout and f"SafeFlow/{third.run_id}" in listing.stdout
+    assert f"skipped run SafeFlow/{third.run_id}" in listing.stderr and "Traceback" not in listing.stderr
+    assert f"SafeFlow/{first.run_id}" in listing.stdout and f"SafeFlow/{second.run_id}" in listing.stdout
 
 
 def test_a_half_created_run_is_listed_as_stopped_and_readable(flow_runner, safe_run, headwater_env):

@@ -189,25 +189,25 @@ class Flow(_ClientObject):
     def runs(self, *tags: str) -> Iterator[Run]:
         """Runs in the current namespace that carry every tag given, newest first.
 
-        Each run's record is read and checked (a small file), so every run listed can be read; a run whose
-        record is damaged is skipped with a warning naming the file, and one being created right now (no
-        record yet) is skipped silently. One bad run never stops the listing of the others.
+        Records are read only as far as the filter needs: with ``namespace(None)`` and no tags, listing
+        a thousand runs reads one directory, and a damaged run is listed like the others (reading it
+        raises ``DatastoreError`` naming the damaged file). When records are read to filter, a run whose
+        record is damaged is skipped with a ``DamagedRunWarning`` naming the file, and one being created
+        right now (no record yet) is skipped silently: one bad run never stops the listing of the others.
         """
         ns = get_namespace()
         for run_id in self._ds.run_ids():
             run = Run._from(self._ds, self.name, run_id)
+            if ns is None and not tags:
+                yield run
+                continue
             try:
-                _ = run._record  # read and checked here, so a damaged run is skipped, never yielded
-                if ns is not None and not run._in_namespace(ns):
-                    continue
-                if tags and not all(tag in run.tags for tag in tags):
-                    continue
+                if (ns is None or run._in_namespace(ns)) and all(tag in run.tags for tag in tags):
+                    yield run
             except NotFoundError:
                 continue
             except DatastoreError as e:
                 _skipped(run, e)
-                continue
-            yield run
 
     def __iter__(self) -> Iterator[Run]:
         return self.runs()
@@ -215,13 +215,26 @@ class Flow(_ClientObject):
     def __getitem__(self, run_id: str) -> Run:
         return Run(f"{self.name}/{run_id}")
 
+    def _readable_runs(self) -> Iterator[Run]:
+        """``runs()``, leaving out (with a warning) the runs whose record cannot be read."""
+        for run in self.runs():
+            try:
+                _ = run._record
+            except NotFoundError:  # being created right now
+                continue
+            except DatastoreError as e:
+                _skipped(run, e)
+                continue
+            yield run
+
     @property
     def latest_run(self) -> Run | None:
-        return next(self.runs(), None)
+        """The newest run in the namespace whose record can be read (a damaged one is skipped, with a warning)."""
+        return next(self._readable_runs(), None)
 
     @property
     def latest_successful_run(self) -> Run | None:
-        for run in self.runs():
+        for run in self._readable_runs():
             try:
                 if run.successful:
                     return run
