@@ -227,3 +227,34 @@ def test_tag_commands_refuse_system_tags(flow_runner, safe_run):
     with pytest.raises(TagError):
         run.replace_tag("x", "user:mallory")
     assert run.user_tags == ["x"] and "user:mallory" not in run.tags
+
+
+# -- code packages -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("with_filter", [True, False], ids=["python-filter", "no-filter"])
+def test_extracting_a_code_package_never_writes_outside_its_folder(headwater_env, monkeypatch, with_filter):
+    import io
+    import tarfile
+
+    from headwater.client.core import CodePackage
+    from headwater.exceptions import HeadwaterError
+
+    if not with_filter:  # Pythons before 3.10.12 have no extraction filter
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    ds = FlowDatastore(LocalStorage(str(headwater_env / ".headwater")), "SafeFlow")
+    for name, kind in (("../escape.py", tarfile.REGTYPE), ("link.py", tarfile.SYMTYPE)):
+        raw = io.BytesIO()
+        with tarfile.open(fileobj=raw, mode="w:gz") as tar:
+            info = tarfile.TarInfo(name)
+            info.type = kind
+            info.linkname = "/etc/passwd" if kind == tarfile.SYMTYPE else ""
+            data = b"print('escaped')\n" if kind == tarfile.REGTYPE else b""
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        key = ds.cas.save([raw.getvalue()]).key
+        out = headwater_env / "out" / "code"
+        with pytest.raises(HeadwaterError, match="nothing was extracted"):
+            CodePackage(ds, key, "flow.py").extract(str(out))
+        assert not (headwater_env / "out" / "escape.py").exists()
+        assert not (out / "link.py").is_symlink()

@@ -204,7 +204,7 @@ class Flow(_ClientObject):
             try:
                 if (ns is None or run._in_namespace(ns)) and all(tag in run.tags for tag in tags):
                     yield run
-            except NotFoundError:
+            except NotFoundError:  # a run being created right now has no record yet
                 continue
             except DatastoreError as e:
                 _skipped(run, e)
@@ -745,11 +745,23 @@ class CodePackage:
             return member.read().decode("utf-8")
 
     def extract(self, path: str) -> str:
+        """Write the package's files under ``path``; a package holding a link, or a name that leaves
+        ``path``, is refused whole (Headwater never builds one: it was made or changed by hand)."""
         import tarfile
 
+        root = os.path.realpath(path)
         with self._open() as tar:
-            if hasattr(tarfile, "data_filter"):  # Python 3.10.12+: refuse members that escape `path`
-                tar.extractall(path, filter="data")
+            members = tar.getmembers()
+            for member in members:
+                target = os.path.realpath(os.path.join(root, member.name))
+                if not (member.isfile() or member.isdir()) or os.path.commonpath([root, target]) != root:
+                    raise HeadwaterError(
+                        f"The code package {self.key} holds {member.name!r}, a link or a path outside {path}; "
+                        "nothing was extracted.",
+                        "Code packages hold plain files only: this one was not built by Headwater.",
+                    )
+            if hasattr(tarfile, "data_filter"):  # Python 3.10.12+: the standard library checks again
+                tar.extractall(path, members=members, filter="data")
             else:
-                tar.extractall(path)
+                tar.extractall(path, members=members)
         return path
