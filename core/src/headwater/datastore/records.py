@@ -98,7 +98,7 @@ def unseal(data: bytes) -> Any:
         raise BadShape("its content does not match its checksum (it was changed after it was written)")
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep to be a record
         raise BadShape("its content is not valid JSON") from None
 
 
