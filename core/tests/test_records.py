@@ -501,3 +501,11 @@ def test_read_records_equal_what_was_written_and_clones_reseal(ds: FlowDatastore
     clone = {k: v for k, v in read.items() if k != "attempt"}  # what resume does with a record it read
     ds.write_attempt_done("2", "body", "4", 0, clone)
     assert ds.attempt_done("2", "body", "4", 0) == GOOD_DONE
+
+
+def test_a_record_nested_too_deep_is_damaged(ds: FlowDatastore) -> None:
+    body = b"[" * 100_000 + b"]" * 100_000
+    digest = records.blake3.blake3(body).hexdigest().encode()
+    ds.storage.put(DONE, [b'{"blake3":"' + digest + b'","record":' + body + b"}"])
+    with pytest.raises(DatastoreError, match="its content is not valid JSON"):
+        ds.attempt_done("1", "body", "4", 0)
