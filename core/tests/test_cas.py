@@ -327,3 +327,63 @@ def test_missing_blob(cas: ContentAddressedStore) -> None:
     assert key in info.value.message
     assert cas.storage.uri(cas.path(key)) in info.value.message
     assert "re-run the step" in (info.value.hint or "")
+
+
+@pytest.mark.parametrize("key", ["../../../etc/passwd", "ab", "A" * 64, "0" * 63 + "/", None], ids=repr)
+def test_a_key_of_the_wrong_shape_never_becomes_a_path(cas: ContentAddressedStore, key: object) -> None:
+    with pytest.raises(CorruptBlobError, match="is not a blob key"):
+        cas.load(key)  # type: ignore[arg-type]
+    with pytest.raises(CorruptBlobError, match="is not a blob key"):
+        cas.exists(key)  # type: ignore[arg-type]
+
+
+# -- repair on save -----------------------------------------------------------------------------------------
+
+
+def zero_tail(n: int):
+    def change(data: bytearray) -> bytearray:
+        data[-n:] = bytes(n)
+        return data
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("data", "damage"),
+    [
+        (os.urandom(10_000), lambda data: data[:-1]),  # cut short
+        (os.urandom(10_000), lambda data: data[: ONE_BUFFER_HEADER - 3]),  # cut inside its header
+        (os.urandom(10_000), lambda data: b""),  # left empty by a power loss
+        (os.urandom(10_000), flip(ONE_BUFFER_HEADER + 5000)),  # a flipped byte in a small raw payload
+        (os.urandom(10_000), lambda data: data + b"x"),  # trailing bytes
+        (os.urandom(3 * 1024 * 1024), zero_tail(4096)),  # a large raw blob whose tail was never written
+        (os.urandom(3 * 1024 * 1024), flip(ONE_BUFFER_HEADER + 5)),  # a large one damaged at its start
+        (b"abcdefgh" * 20_000, lambda data: data[:-3]),  # a compressed blob cut short
+        (b"abcdefgh" * 20_000, flip(4)),  # a compressed blob with a damaged codec byte
+    ],
+    ids=["short", "short-header", "empty", "flip", "trailing", "zero-tail", "large-flip", "zstd-short", "zstd-hdr"],
+)
+def test_saving_again_replaces_a_damaged_blob(cas: ContentAddressedStore, data: bytes, damage) -> None:
+    key = cas.save([data]).key
+    rewrite(blob_file(cas, key), damage)
+    with pytest.raises(CorruptBlobError):
+        cas.load(key)
+    assert cas.save([data]) == BlobRef(key, len(data))
+    assert bytes(cas.load(key)[0]) == data
+    assert stored_files(cas) == [blob_file(cas, key)]
+
+
+def test_an_intact_large_blob_is_not_rewritten(cas: ContentAddressedStore) -> None:
+    data = os.urandom(3 * 1024 * 1024)
+    path = blob_file(cas, cas.save([data]).key)
+    inode = path.stat().st_ino
+    cas.save([data])
+    assert path.stat().st_ino == inode
+
+
+def test_looks_whole(cas: ContentAddressedStore) -> None:
+    key = cas.save([os.urandom(10_000)]).key
+    assert cas.looks_whole(key) is True
+    assert cas.looks_whole("0" * 64) is False
+    rewrite(blob_file(cas, key), lambda data: data[:-1])
+    assert cas.looks_whole(key) is False

@@ -71,6 +71,38 @@ def test_collect_from_a_relative_flow_path(project: Path, monkeypatch: pytest.Mo
     assert [arc for arc, _ in collect("../flow.py")][:2] == ["flow.py", "helpers.py"]
 
 
+def test_links_out_of_the_folder_are_skipped_with_a_warning(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    secret = write(project.parent / "outside" / "secret.py", "PASSWORD = 'hunter2'\n")
+    (project / "passwd_link.py").symlink_to("/etc/passwd")
+    (project / "pkg" / "secret_link.py").symlink_to(secret)
+    (project / "pkg" / "dotdot.py").symlink_to("../../outside/secret.py")
+    (project / "broken.py").symlink_to(project / "nowhere.py")
+    files = collect(str(project / "flow.py"))
+    assert [arc for arc, _ in files] == ["flow.py", "helpers.py", "pkg/__init__.py", "pkg/sub/mod.py"]
+    archive = build(files)
+    assert b"hunter2" not in gzip.decompress(archive)
+    warnings = capsys.readouterr().err.splitlines()
+    assert len(warnings) == 4
+    assert any("passwd_link.py is left out" in w and "/etc/passwd" in w for w in warnings)
+    assert any("pkg/secret_link.py is left out" in w and "outside" in w for w in warnings)
+    assert any("pkg/dotdot.py is left out" in w for w in warnings)
+    assert any("broken.py is left out" in w and "not a file" in w for w in warnings)
+
+
+def test_links_inside_the_folder_store_their_target_content(project: Path) -> None:
+    (project / "alias.py").symlink_to("helpers.py")
+    (project / "pkg" / "up.py").symlink_to(project / "pkg" / "sub" / "mod.py")
+    (project / "linked_dir").symlink_to(project / "pkg")  # a folder link is not descended into
+    files = dict(collect(str(project / "flow.py")))
+    assert files["alias.py"] == str(project / "helpers.py")
+    assert files["pkg/up.py"] == str(project / "pkg" / "sub" / "mod.py")
+    assert not any(arc.startswith("linked_dir/") for arc in files)
+    with tarfile.open(fileobj=io.BytesIO(build(sorted(files.items()))), mode="r:gz") as tar:
+        member = tar.extractfile("alias.py")
+        assert member is not None and member.read() == b"X = 1\n"
+        assert tar.getmember("alias.py").isfile()
+
+
 def test_collect_includes_files_added_by_plugins(project: Path) -> None:
     extra = write(project.parent / "outside" / "settings.toml", "k = 1\n")
     seen: list[str] = []
@@ -216,6 +248,14 @@ def test_unreadable_cache_is_ignored(project: Path, datastore: FlowDatastore) ->
     assert cache_of(datastore) == {fingerprint(collect(flow)): key}
 
 
+@pytest.mark.parametrize("cache", [b"[1, 2]", b'{"x": 5}', b"null"], ids=["list", "bad-key", "null"])
+def test_cache_of_the_wrong_shape_is_ignored(project: Path, datastore: FlowDatastore, cache: bytes) -> None:
+    flow = str(project / "flow.py")
+    datastore.storage.put("MyFlow/code-cache.json", [cache.replace(b'"x"', f'"{fingerprint(collect(flow))}"'.encode())])
+    key = code_package.store(datastore, flow)
+    assert cache_of(datastore) == {fingerprint(collect(flow)): key}
+
+
 def test_cache_keeps_the_latest_twenty_entries(project: Path, datastore: FlowDatastore) -> None:
     flow = str(project / "flow.py")
     prints = []
@@ -236,3 +276,12 @@ def test_non_ascii_names_are_deterministic(headwater_env: Path) -> None:
     os.utime(module, (1, 1))
     assert build(collect(str(root / "flow.py"))) == first
     assert [m.name for m in members(first)] == ["flow.py", "ünï/módulo.py"]
+
+
+def test_a_damaged_package_is_rebuilt_not_reused(project: Path, datastore: FlowDatastore) -> None:
+    flow = str(project / "flow.py")
+    key = code_package.store(datastore, flow)
+    blob = Path(datastore.storage.uri(datastore.cas.path(key)))
+    blob.write_bytes(blob.read_bytes()[:-10])  # cut short; its cache entry still names it
+    assert code_package.store(datastore, flow) == key
+    assert [m.name for m in members(code_package.load(datastore, key))][:2] == ["flow.py", "helpers.py"]

@@ -194,3 +194,27 @@ def test_default_root_of_a_relative_flow_path(tmp_path: Path, monkeypatch: pytes
     (tmp_path / "proj" / ".headwater").mkdir(parents=True)
     monkeypatch.chdir(tmp_path)
     assert LocalStorage.default_root("proj/flow.py") == str(tmp_path / "proj" / ".headwater")
+
+
+# -- leftovers ----------------------------------------------------------------------------------------------
+
+
+def test_remove_leftovers_removes_only_old_temp_files(storage: LocalStorage) -> None:
+    storage.put("Flow/data/ab/blob", [b"data"])
+    storage.put("Flow/runs/1/run.json", [b"{}"])
+    root = Path(storage.root)
+    old = [root / "Flow" / "data" / "ab" / ".tmp-123-aaaaaaaaaaaa", root / "Flow" / "runs" / "1" / ".tmp-9-bbbbbb"]
+    recent = root / "Flow" / "data" / "ab" / ".tmp-456-cccccccccccc"
+    for path in [*old, recent]:
+        path.write_bytes(b"half a blob")
+    an_hour_ago = os.path.getmtime(recent) - 61 * 60
+    for path in old:
+        os.utime(path, (an_hour_ago, an_hour_ago))
+    assert storage.list("Flow/data/ab") == ["blob"]  # never counted as data
+    removed = storage.remove_leftovers(older_than_minutes=60)
+    assert removed == ["Flow/data/ab/.tmp-123-aaaaaaaaaaaa", "Flow/runs/1/.tmp-9-bbbbbb"]
+    assert not any(path.exists() for path in old)
+    assert recent.exists()  # maybe a write still in progress
+    assert storage.get("Flow/data/ab/blob") == b"data" and storage.get("Flow/runs/1/run.json") == b"{}"
+    assert storage.remove_leftovers(older_than_minutes=0) == ["Flow/data/ab/.tmp-456-cccccccccccc"]
+    assert _all_files(root) == ["Flow/data/ab/blob", "Flow/runs/1/run.json"]

@@ -5,6 +5,12 @@ the datastore) plus the files plugins add through ``register_code_package_files`
 times and owners fixed, and the gzip header carries no time, so the same code gives the same bytes and
 therefore the same content key: unchanged code is stored once. Building is skipped altogether when the
 files' names, sizes and modification times match the previous run's (a cache, rebuildable at will).
+
+Symbolic links are never followed out of the flow's folder: a file link whose target resolves outside
+it (``passwd_link.py -> /etc/passwd``), or that is broken, is skipped with a one-line warning naming the
+link, so a package never carries a file the flow's folder does not hold. A file link whose target stays
+inside the folder is stored under the link's name with its target's content (the package then imports
+the same way it does locally). Links to folders are not descended into, wherever they point.
 """
 
 from __future__ import annotations
@@ -30,7 +36,19 @@ FIXED_MTIME = 946684800
 _CACHE_ENTRIES = 20
 
 
-def _walk(root: str) -> Iterator[str]:
+def _warn(message: str) -> None:
+    import sys
+
+    sys.stderr.write(f"headwater: warning: {message}\n")
+
+
+def _inside(path: str, root: str) -> bool:
+    return os.path.commonpath([path, root]) == root
+
+
+def _walk(root: str) -> Iterator[tuple[str, str]]:
+    """``(path in archive, local path)`` of each file; a link's local path is its target, checked to stay inside."""
+    real_root = os.path.realpath(root)
     for directory, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(
             d
@@ -40,8 +58,21 @@ def _walk(root: str) -> Iterator[str]:
             and not os.path.exists(os.path.join(directory, d, "pyvenv.cfg"))
         )
         for name in sorted(filenames):
-            if name.endswith(SUFFIXES):
-                yield os.path.join(directory, name)
+            if not name.endswith(SUFFIXES):
+                continue
+            path = os.path.join(directory, name)
+            arcname = os.path.relpath(path, root).replace(os.sep, "/")
+            if not os.path.islink(path):
+                yield arcname, path
+                continue
+            # Resolved here, once: the archive reads the target, so a link changed later cannot escape.
+            target = os.path.realpath(path)
+            if not _inside(target, real_root):
+                _warn(f"{arcname} is left out of the code package: it links to {target}, outside {root}.")
+            elif not os.path.isfile(target):
+                _warn(f"{arcname} is left out of the code package: it links to {target}, which is not a file.")
+            else:
+                yield arcname, target
 
 
 def collect(flow_file: str) -> list[tuple[str, str]]:
@@ -50,15 +81,10 @@ def collect(flow_file: str) -> list[tuple[str, str]]:
 
     root = os.path.dirname(os.path.abspath(flow_file))
     files: dict[str, str] = {}
-    for path in _walk(root):
-        files[os.path.relpath(path, root).replace(os.sep, "/")] = path
+    for arcname, path in _walk(root):
+        files[arcname] = path
         if len(files) >= MAX_FILES:
-            import sys
-
-            sys.stderr.write(
-                f"headwater: warning: the code package stops at {MAX_FILES} files under {root}; "
-                "keep flows in a folder of their own.\n"
-            )
+            _warn(f"the code package stops at {MAX_FILES} files under {root}; keep flows in a folder of their own.")
             break
     extra: dict[str, str] = {}
     hook().register_code_package_files(flow_file=os.path.abspath(flow_file), register=extra.setdefault)
@@ -98,17 +124,27 @@ def build(files: list[tuple[str, str]]) -> bytes:
     return raw.getvalue()
 
 
+def _read_cache(datastore: FlowDatastore, cache_path: str) -> dict[str, str]:
+    """The fingerprint -> key cache; anything unreadable in it is forgotten (it is rebuilt at will)."""
+    from headwater.datastore.cas import is_key
+
+    try:
+        cache = json.loads(datastore.storage.get(cache_path))
+    except (FileNotFoundError, ValueError):
+        return {}
+    if not isinstance(cache, dict):
+        return {}
+    return {k: v for k, v in cache.items() if isinstance(v, str) and is_key(v)}
+
+
 def store(datastore: FlowDatastore, flow_file: str) -> str:
     """Store the flow's code package (unless unchanged and already stored); returns its content key."""
     files = collect(flow_file)
     files_print = fingerprint(files)
     cache_path = f"{datastore.flow_name}/code-cache.json"
-    try:
-        cache = json.loads(datastore.storage.get(cache_path))
-    except (FileNotFoundError, ValueError):
-        cache = {}
+    cache = _read_cache(datastore, cache_path)
     key = cache.get(files_print)
-    if key and datastore.cas.exists(key):
+    if key and datastore.cas.looks_whole(key):  # a damaged package is rebuilt and replaced, not reused
         return str(key)
     key = datastore.cas.save([build(files)]).key
     cache[files_print] = key

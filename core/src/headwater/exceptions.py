@@ -141,6 +141,18 @@ class NotFoundError(HeadwaterError):
     headline = "Not found"
 
 
+class InvalidIdError(HeadwaterError):
+    """A flow name, step name, run id or task id is not one that can be stored (``..``, ``/``, a NUL byte)."""
+
+    headline = "Invalid name"
+
+
+class TagError(HeadwaterError):
+    """A tag cannot be added or removed (not a string, too long, or a system tag)."""
+
+    headline = "Bad tag"
+
+
 class NamespaceError(HeadwaterError):
     """A client object exists but is outside the current namespace."""
 

@@ -8,19 +8,24 @@ from typing import Any
 
 import click
 
-from headwater.exceptions import NotFoundError
+from headwater.exceptions import DatastoreError, NotFoundError
+from headwater.ids import validate_run_id, validate_step_name, validate_task_id
 
 
 def _tasks(state: Any, pathspec: str) -> Iterator[Any]:
     """Tasks addressed by ``run_id/step`` or ``run_id/step/task_id``."""
-    from headwater.client.core import Run, Step
+    from headwater.client.core import Step
 
     parts = pathspec.strip("/").split("/")
     if len(parts) not in (2, 3):
         raise NotFoundError(
             f"{pathspec!r} is not RUN_ID/STEP or RUN_ID/STEP/TASK_ID.", "Example: 1732770000123456/start"
         )
-    run = Run._from(state.datastore(), state.name, parts[0])
+    validate_run_id(parts[0])
+    validate_step_name(parts[1])
+    if len(parts) == 3:
+        validate_task_id(parts[2])
+    run = _run(state, parts[0])
     if parts[1] not in run:
         raise NotFoundError(f"Run {run.pathspec} has no step {parts[1]!r}.", f"Steps: {', '.join(s.id for s in run)}.")
     step = Step._from(run, parts[1])
@@ -190,9 +195,10 @@ def _run(state: Any, run_id: str | None) -> Any:
     from headwater.client.core import Run
 
     ds = state.datastore()
-    run_id = run_id or ds.latest_run_id()
+    run_id = validate_run_id(run_id) if run_id is not None else ds.latest_run_id()
     if run_id is None:
         raise NotFoundError(f"{state.name} has no runs yet.")
+    ds.run_record(run_id)  # a run that does not exist is not labelled: NotFoundError names it
     return Run._from(ds, state.name, run_id)
 
 
@@ -251,12 +257,23 @@ def tag_replace(state: Any, run_id: str | None, old: str, new: str) -> int:
 def tag_list(state: Any, run_id: str | None) -> int:
     from headwater.client.core import Run
 
+    if run_id:
+        run = _run(state, run_id)
+        click.echo(f"{run.pathspec}  {', '.join(run.user_tags) or '-'}  [{', '.join(run.system_tags)}]")
+        return 0
     ds = state.datastore()
-    run_ids = [run_id] if run_id else list(ds.run_ids())
+    run_ids = list(ds.run_ids())
     if not run_ids:
         click.echo(f"{state.name} has no runs yet, so no tags.")
         return 0
     for rid in run_ids:
         run = Run._from(ds, state.name, rid)
-        click.echo(f"{run.pathspec}  {', '.join(run.user_tags) or '-'}  [{', '.join(run.system_tags)}]")
+        try:
+            line = f"{run.pathspec}  {', '.join(run.user_tags) or '-'}  [{', '.join(run.system_tags)}]"
+        except NotFoundError:  # being created right now
+            continue
+        except DatastoreError as e:  # one damaged run is reported, and the others still listed
+            click.echo(f"headwater: warning: skipped run {run.pathspec}: {e.message}", err=True)
+            continue
+        click.echo(line)
     return 0

@@ -2,6 +2,7 @@
 
 from headwater.client.core import (
     CodePackage,
+    DamagedRunWarning,
     DataArtifact,
     Flow,
     Metaflow,
@@ -20,6 +21,7 @@ from headwater.client.core import (
 
 __all__ = [
     "CodePackage",
+    "DamagedRunWarning",
     "DataArtifact",
     "Flow",
     "Metaflow",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import io
 import os
+import warnings
 from collections.abc import Iterator
 from functools import cached_property
 from typing import Any
@@ -19,7 +20,8 @@ from typing import Any
 from headwater import config
 from headwater.datastore.artifacts import Entry, load
 from headwater.datastore.records import FlowDatastore
-from headwater.exceptions import CaughtException, HeadwaterError, NamespaceError, NotFoundError
+from headwater.exceptions import CaughtException, DatastoreError, HeadwaterError, NamespaceError, NotFoundError
+from headwater.ids import validate_flow_name, validate_run_id, validate_step_name, validate_task_id
 
 _UNSET = object()
 _namespace: Any = _UNSET
@@ -120,6 +122,10 @@ def _split(pathspec: str, parts: int, kind: str) -> list[str]:
     if len(pieces) != parts or not all(pieces):
         example = "/".join(["Flow", "run_id", "step", "task_id", "artifact"][:parts])
         raise NotFoundError(f"{pathspec!r} is not a {kind} pathspec.", f"A {kind} pathspec looks like {example!r}.")
+    # Checked before anything is read: each piece becomes a folder name in the datastore.
+    checks = (validate_flow_name, validate_run_id, validate_step_name, validate_task_id)
+    for validate, piece in zip(checks, pieces[:4], strict=False):  # an artifact name is looked up, not a path
+        validate(piece)
     return pieces
 
 
@@ -184,7 +190,10 @@ class Flow(_ClientObject):
         """Runs in the current namespace that carry every tag given, newest first.
 
         Records are read only as far as the filter needs: with ``namespace(None)`` and no tags, listing
-        a thousand runs reads one directory.
+        a thousand runs reads one directory, and a damaged run is listed like the others (reading it
+        raises ``DatastoreError`` naming the damaged file). When records are read to filter, a run whose
+        record is damaged is skipped with a ``DamagedRunWarning`` naming the file, and one being created
+        right now (no record yet) is skipped silently: one bad run never stops the listing of the others.
         """
         ns = get_namespace()
         for run_id in self._ds.run_ids():
@@ -197,6 +206,8 @@ class Flow(_ClientObject):
                     yield run
             except NotFoundError:  # a run being created right now has no record yet
                 continue
+            except DatastoreError as e:
+                _skipped(run, e)
 
     def __iter__(self) -> Iterator[Run]:
         return self.runs()
@@ -204,13 +215,40 @@ class Flow(_ClientObject):
     def __getitem__(self, run_id: str) -> Run:
         return Run(f"{self.name}/{run_id}")
 
+    def _readable_runs(self) -> Iterator[Run]:
+        """``runs()``, leaving out (with a warning) the runs whose record cannot be read."""
+        for run in self.runs():
+            try:
+                _ = run._record
+            except NotFoundError:  # being created right now
+                continue
+            except DatastoreError as e:
+                _skipped(run, e)
+                continue
+            yield run
+
     @property
     def latest_run(self) -> Run | None:
-        return next(self.runs(), None)
+        """The newest run in the namespace whose record can be read (a damaged one is skipped, with a warning)."""
+        return next(self._readable_runs(), None)
 
     @property
     def latest_successful_run(self) -> Run | None:
-        return next((run for run in self.runs() if run.successful), None)
+        for run in self._readable_runs():
+            try:
+                if run.successful:
+                    return run
+            except DatastoreError as e:  # its end record is damaged: it cannot count as a success
+                _skipped(run, e)
+        return None
+
+
+def _skipped(run: Run, error: DatastoreError) -> None:
+    warnings.warn(f"Skipped run {run.pathspec}: {error.message}", DamagedRunWarning, stacklevel=3)
+
+
+class DamagedRunWarning(UserWarning):
+    """A run was left out of a listing because one of its records is damaged (the message names the file)."""
 
 
 class Run(_ClientObject):
@@ -250,8 +288,7 @@ class Run(_ClientObject):
 
     @property
     def user_tags(self) -> list[str]:
-        changed = self._ds.run_tags(self.id)
-        return sorted(changed if changed is not None else self._record.get("tags", []))
+        return self._ds.user_tags(self.id, self._record)
 
     @property
     def system_tags(self) -> list[str]:
@@ -261,23 +298,27 @@ class Run(_ClientObject):
     def tags(self) -> list[str]:
         return sorted(set(self.user_tags) | set(self.system_tags))
 
+    # Each change is one record of its own (see ``FlowDatastore.change_tags``): concurrent changes, from
+    # any number of processes or machines, are all kept. System tags cannot be added or removed.
+
     def add_tag(self, tag: str) -> None:
         self.add_tags([tag])
 
     def add_tags(self, tags: list[str]) -> None:
-        self._ds.write_run_tags(self.id, self.user_tags + list(tags))
+        self._ds.change_tags(self.id, add=list(tags))
 
     def remove_tag(self, tag: str) -> None:
         self.remove_tags([tag])
 
     def remove_tags(self, tags: list[str]) -> None:
-        self._ds.write_run_tags(self.id, [t for t in self.user_tags if t not in set(tags)])
+        self._ds.change_tags(self.id, remove=list(tags))
 
     def replace_tag(self, old: str, new: str) -> None:
         self.replace_tags([old], [new])
 
     def replace_tags(self, old: list[str], new: list[str]) -> None:
-        self._ds.write_run_tags(self.id, [t for t in self.user_tags if t not in set(old)] + list(new))
+        """Remove ``old`` and add ``new`` in one change: no reader ever sees one without the other."""
+        self._ds.change_tags(self.id, add=list(new), remove=list(old))
 
     @property
     def created_at(self) -> datetime.datetime | None:
@@ -306,21 +347,20 @@ class Run(_ClientObject):
 
     @property
     def status(self) -> str:
-        """``succeeded``, ``failed``, ``running``, or ``stopped`` (its runtime died without finishing)."""
+        """``succeeded``, ``failed``, ``running``, or ``stopped`` (its runtime died without finishing).
+
+        Without an end record, a run started on this machine is ``stopped`` when its runtime's process is
+        gone, has exited (a zombie), or is another process that reused the pid (it started after the run).
+        A run started elsewhere cannot be checked from here and shows as ``running``.
+        """
         end = self._end
         if end is not None:
-            return str(end.get("status"))
+            return str(end["status"])
         runtime = self._record.get("runtime") or {}
         import socket
 
         if runtime.get("host") == socket.gethostname() and runtime.get("pid"):
-            try:
-                os.kill(int(runtime["pid"]), 0)
-                return "running"
-            except ProcessLookupError:
-                return "stopped"
-            except PermissionError:
-                return "running"
+            return "running" if _process_alive(int(runtime["pid"]), self._record.get("created_at")) else "stopped"
         return "running"
 
     @property
@@ -375,6 +415,30 @@ class Run(_ClientObject):
     def code(self) -> CodePackage | None:
         key = self._record.get("code_package")
         return CodePackage(self._ds, key, self._record.get("flow_file")) if key else None
+
+
+def _process_alive(pid: int, since: float | None) -> bool:
+    """Whether process ``pid`` runs and (where /proc tells) is the one that was running at time ``since``."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        pass
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        with open("/proc/stat", "rb") as f:
+            boot = next(float(line.split()[1]) for line in f if line.startswith(b"btime "))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return True  # no /proc (macOS): the pid exists, which is all we can tell
+    fields = stat[stat.rindex(b")") + 2 :].split()  # after "pid (command) ": state is field 3 of stat(5)
+    if fields[0] in (b"Z", b"X"):  # exited, not yet reaped by its parent: the runtime is dead
+        return False
+    started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: start time in clock ticks
+    # The runtime starts before it writes the run record; a process that started later reused the pid.
+    # btime is whole seconds, hence the margin.
+    return since is None or started <= since + 2
 
 
 class Step(_ClientObject):
@@ -681,11 +745,23 @@ class CodePackage:
             return member.read().decode("utf-8")
 
     def extract(self, path: str) -> str:
+        """Write the package's files under ``path``; a package holding a link, or a name that leaves
+        ``path``, is refused whole (Headwater never builds one: it was made or changed by hand)."""
         import tarfile
 
+        root = os.path.realpath(path)
         with self._open() as tar:
-            if hasattr(tarfile, "data_filter"):  # Python 3.10.12+: refuse members that escape `path`
-                tar.extractall(path, filter="data")
+            members = tar.getmembers()
+            for member in members:
+                target = os.path.realpath(os.path.join(root, member.name))
+                if not (member.isfile() or member.isdir()) or os.path.commonpath([root, target]) != root:
+                    raise HeadwaterError(
+                        f"The code package {self.key} holds {member.name!r}, a link or a path outside {path}; "
+                        "nothing was extracted.",
+                        "Code packages hold plain files only: this one was not built by Headwater.",
+                    )
+            if hasattr(tarfile, "data_filter"):  # Python 3.10.12+: the standard library checks again
+                tar.extractall(path, members=members, filter="data")
             else:
-                tar.extractall(path)
+                tar.extractall(path, members=members)
         return path

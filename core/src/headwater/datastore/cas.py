@@ -7,6 +7,9 @@ which deduplicates across tasks, runs and retries. Blobs are compressed (zstd) o
 it saves at least half the bytes. Every load re-hashes what it read: a blob changed on disk raises
 ``CorruptBlobError`` and is never returned as data.
 
+Saving a key that is already stored checks the stored blob cheaply first (``looks_whole``) and replaces
+it when it is damaged, so running a step again repairs a blob that a crash or a full disk cut short.
+
 Layout of a stored blob: ``b"HWB1"``, codec byte, buffer count (u32), then per buffer its raw and stored
 length (u64 each), then the stored buffers one after the other.
 """
@@ -32,6 +35,19 @@ MIN_COMPRESS_SIZE = 4096
 #: Compress when a sample shrinks to this fraction of its size or less.
 COMPRESS_RATIO = 0.5
 _SAMPLE = 128 * 1024
+#: On re-save, a raw buffer up to this size is compared with the stored bytes in full; larger ones in
+#: stripes (the first, the last and some in between), which catches a cut-short or zero-filled write.
+FULL_COMPARE_AT_MOST = 1024 * 1024
+_STRIPE = 64 * 1024
+_STRIPES = 16
+#: Hex digits in a key (BLAKE3's default 32-byte digest).
+KEY_LENGTH = 64
+_HEX = frozenset("0123456789abcdef")
+
+
+def is_key(key: object) -> bool:
+    """Whether ``key`` has the shape of a blob key (64 lowercase hex digits), so it is safe in a path."""
+    return isinstance(key, str) and len(key) == KEY_LENGTH and all(c in _HEX for c in key)
 
 
 class BlobRef(NamedTuple):
@@ -85,6 +101,12 @@ class ContentAddressedStore:
         self.prefix = prefix
 
     def path(self, key: str) -> str:
+        # A key comes from a record that may be damaged: only a real key's shape may become a path.
+        if not is_key(key):
+            raise CorruptBlobError(
+                f"{str(key)[:80]!r} in {self.storage.uri(self.prefix)} is not a blob key (64 hex digits).",
+                "The record that names it is damaged; re-run the step that wrote it.",
+            )
         return f"{self.prefix}/{key[:2]}/{key}"
 
     def exists(self, key: str) -> bool:
@@ -96,8 +118,11 @@ class ContentAddressedStore:
         key = key or blob_key(views)
         size = sum(v.nbytes for v in views)
         path = self.path(key)
+        replace = False
         if self.storage.exists(path):
-            return BlobRef(key, size)
+            if self._looks_whole(path, key, views):
+                return BlobRef(key, size)
+            replace = True  # damaged (a killed writer, a full disk): this save repairs it
         codec = CODEC_ZSTD if _worth_compressing(views) else CODEC_NONE
         if codec == CODEC_ZSTD:
             zstandard = _zstd()
@@ -110,8 +135,45 @@ class ContentAddressedStore:
         header = bytearray(_HEAD.pack(MAGIC, codec, len(views)))
         for view, chunk in zip(views, stored, strict=True):
             header += _SIZES.pack(view.nbytes, memoryview(chunk).nbytes)
-        self.storage.put(path, [header, *stored], overwrite=False)
+        self.storage.put(path, [header, *stored], overwrite=replace)
         return BlobRef(key, size)
+
+    def looks_whole(self, key: str) -> bool:
+        """Whether blob ``key`` is stored and its header and size agree (cheap: no hashing, one small read)."""
+        try:
+            return self._looks_whole(self.path(key), key, None)
+        except FileNotFoundError:
+            return False
+
+    def _looks_whole(self, path: str, key: str, views: list[memoryview] | None) -> bool:
+        """Whether the stored blob is whole, checked without hashing it.
+
+        A full re-hash is never needed here: the key fixes the buffer count and every raw size, and the
+        header records the stored sizes, so a blob cut short, padded, or with a damaged header fails the
+        size checks; an uncompressed payload is also compared with ``views`` (whole when small, in stripes
+        when large), which catches a tail that was never written. A byte flipped inside a compressed
+        payload is left to ``load``, which re-hashes everything it reads.
+        """
+        try:
+            with self.storage.open(path) as stream:
+                codec, sizes = self._header(stream.read, key, path)
+                if views is not None and [raw for raw, _ in sizes] != [v.nbytes for v in views]:
+                    return False
+                if not stream.seekable():  # a backend that streams: the header is all we check cheaply
+                    return True
+                start = stream.tell()
+                if stream.seek(0, 2) - start != sum(stored for _, stored in sizes):
+                    return False
+                if codec != CODEC_NONE or views is None:
+                    return True
+                offset = start
+                for view in views:
+                    if not _same_bytes(stream, offset, view):
+                        return False
+                    offset += view.nbytes
+                return True
+        except CorruptBlobError:
+            return False
 
     def load(self, key: str, writable: bool = True) -> list[Any]:
         """The buffers of blob ``key``, verified against the key.
@@ -209,6 +271,21 @@ class ContentAddressedStore:
             f"Blob {key} at {self.storage.uri(path)} is corrupted: {why}.",
             "It was changed after it was written. Delete it and re-run the step that produced it.",
         )
+
+
+def _same_bytes(stream: Any, offset: int, view: memoryview) -> bool:
+    """Whether the stream holds ``view``'s bytes at ``offset`` (all of them, or stripes of a large view)."""
+    size = view.nbytes
+    if size <= FULL_COMPARE_AT_MOST:
+        regions = [(0, size)]
+    else:
+        step = (size - _STRIPE) // (_STRIPES - 1)
+        regions = [(i * step, _STRIPE) for i in range(_STRIPES - 1)] + [(size - _STRIPE, _STRIPE)]
+    for start, length in regions:
+        stream.seek(offset + start)
+        if stream.read(length) != view[start : start + length]:
+            return False
+    return True
 
 
 def _sizes_fit(stream: Any, announced: int) -> bool:

@@ -7,14 +7,18 @@ a workflow runtime meets; durability across a power loss is the file system's bu
 
 from __future__ import annotations
 
+import builtins
 import mmap
 import os
+import time
 from typing import IO, Any
 
 from headwater.config import HEADWATER_DIR, find_upwards
 from headwater.datastore.storage import Chunks, StorageBackend
 from headwater.exceptions import DatastoreError
 
+#: Temp files are named ``.tmp-<pid>-<random>`` next to their target until renamed into place.
+TEMP_PREFIX = ".tmp-"
 #: Files at least this large are memory-mapped when loaded (no copy); smaller ones are read.
 MAP_AT_LEAST = 4 * 1024 * 1024
 
@@ -56,7 +60,7 @@ class LocalStorage(StorageBackend):
         full = self._full(path)
         directory = os.path.dirname(full)
         self._makedirs(directory)
-        tmp = os.path.join(directory, f".tmp-{os.getpid()}-{os.urandom(6).hex()}")
+        tmp = os.path.join(directory, f"{TEMP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}")
         try:
             try:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -120,7 +124,7 @@ class LocalStorage(StorageBackend):
 
     def list(self, prefix: str) -> list[str]:
         try:
-            return [name for name in os.listdir(self._full(prefix)) if not name.startswith(".tmp-")]
+            return [name for name in os.listdir(self._full(prefix)) if not name.startswith(TEMP_PREFIX)]
         except (FileNotFoundError, NotADirectoryError):
             return []
 
@@ -129,6 +133,23 @@ class LocalStorage(StorageBackend):
             os.unlink(self._full(path))
         except FileNotFoundError:
             pass
+
+    def remove_leftovers(self, older_than_minutes: float = 60) -> builtins.list[str]:
+        # A writer still running owns a recent temp file; only files older than any write takes are removed.
+        cutoff = time.time() - older_than_minutes * 60
+        removed = []
+        for directory, _, filenames in os.walk(self.root):
+            for name in filenames:
+                if not name.startswith(TEMP_PREFIX):
+                    continue
+                full = os.path.join(directory, name)
+                try:
+                    if os.lstat(full).st_mtime < cutoff:
+                        os.unlink(full)
+                        removed.append(os.path.relpath(full, self.root).replace(os.sep, "/"))
+                except FileNotFoundError:  # renamed into place or removed meanwhile
+                    continue
+        return sorted(removed)
 
     def uri(self, path: str = "") -> str:
         return self._full(path)

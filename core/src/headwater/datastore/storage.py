@@ -7,6 +7,7 @@ A missing path raises ``FileNotFoundError`` from every backend.
 
 from __future__ import annotations
 
+import builtins
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import IO, Any, ClassVar
@@ -67,6 +68,14 @@ class StorageBackend(ABC):
     def delete(self, path: str) -> None:
         """Remove the object at ``path``; no error if it is already gone."""
         ...
+
+    def remove_leftovers(self, older_than_minutes: float = 60) -> builtins.list[str]:
+        """Remove what interrupted writes left behind, older than ``older_than_minutes``; returns their paths.
+
+        Leftovers are never data (``list`` does not show them). A backend whose writes leave nothing
+        behind (an object store's single-request put) has nothing to remove.
+        """
+        return []
 
     @abstractmethod
     def uri(self, path: str = "") -> str:

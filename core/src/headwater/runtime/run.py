@@ -195,7 +195,7 @@ def execute_run(
                 f"Run {flow.__name__}/{origin_run_id} has no parameters record to resume from.",
                 "It was never fully created; resume another run with --origin-run-id.",
             )
-        tags = sorted(set(tags) | set(datastore.run_record(origin_run_id).get("tags", [])))
+        tags = sorted(set(tags) | set(datastore.user_tags(origin_run_id)))  # as they are now, changes included
     else:
         values = resolve_parameters(flow, given, user)
 
