@@ -183,6 +183,7 @@ def render(module: ModuleType = hookspecs) -> str:
     for family in sections:
         names = ", ".join(f"[`{h.name}`](#{_slug(h.name)})" for h in family.hooks)
         out.append(f"- [{family.title}](#{_slug(family.title)}): {names}")
+    out.append("- [The plugin API: `headwater.plugin`](#the-plugin-api-headwaterplugin)")
     for family in sections:
         out += ["", f"## {family.title}"]
         if family.summary:
@@ -191,7 +192,27 @@ def render(module: ModuleType = hookspecs) -> str:
             kind = "**First answer wins** (`firstresult=True`)." if h.firstresult else "**All implementations run.**"
             out += ["", f"### `{h.name}`", "", "```python", f"def {h.signature}", "```", "", kind, ""]
             out += _doc_body(h.doc)
+    out += _plugin_api()
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _plugin_api() -> list[str]:
+    """The names ``headwater.plugin`` exports, each with the first line of its docstring."""
+    import importlib
+
+    plugin = importlib.import_module("headwater.plugin")
+    out = ["", "## The plugin API: `headwater.plugin`", "", _markdown((plugin.__doc__ or "").split("\n\n")[0]), ""]
+    out += ["| name | what it is |", "| --- | --- |"]
+    for name in plugin.__all__:
+        value = getattr(plugin, name)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            summary = (inspect.getdoc(value) or "").split("\n\n")[0].replace("\n", " ")
+            kind = "class" if inspect.isclass(value) else "function"
+        else:
+            summary, kind = plugin.VALUES[name], "value"
+        cell = _markdown(summary).replace("|", "\\|")
+        out.append(f"| `{name}` ({kind}) | {cell} |")
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -138,6 +138,16 @@ __all__ = [
 ]
 
 
+#: What the exported values that are neither classes nor functions are (for the generated reference).
+VALUES = {
+    "hookimpl": "Marks a hook implementation: `@hookimpl`, `@hookimpl(tryfirst=True)`, `@hookimpl(wrapper=True)`.",
+    "current": "The running task's `current`; plugins add fields with `register_current_fields`.",
+    "PLACEHOLDERS": "The names a deployer fills in per task: "
+    + ", ".join(("run_id", "task_id", "input_paths", "split_index", "retry_count"))
+    + ".",
+}
+
+
 def __getattr__(name: str) -> Any:
     module_name = _EXPORTS.get(name)
     if module_name is None:

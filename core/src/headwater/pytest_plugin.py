@@ -18,14 +18,20 @@ from headwater.testing import FlowResult, run_flow, write_flow
 
 @pytest.fixture
 def headwater_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A folder with its own datastore, config home and working directory; no third-party plugins."""
+    """A folder with its own datastore, config home and working directory.
+
+    Third-party plugins are not loaded, except those named in ``HEADWATER_TEST_LOAD_PLUGINS`` (a plugin's
+    own test suite sets it to the plugin's entry-point name).
+    """
+    load_plugins = os.environ.get("HEADWATER_TEST_LOAD_PLUGINS", "")  # read before it is cleared below
     for name in list(os.environ):
         # METAFLOW_RUN_<NAME> sets parameter values too: a user's shell must not change a test's run
         if name.startswith(("HEADWATER_", "METAFLOW_RUN_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("HEADWATER_DATASTORE_ROOT", str(tmp_path / ".headwater"))
     monkeypatch.setenv("HEADWATER_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("HEADWATER_LOAD_PLUGINS", os.environ.get("HEADWATER_TEST_LOAD_PLUGINS", ""))
+    monkeypatch.setenv("HEADWATER_LOAD_PLUGINS", load_plugins)
+    monkeypatch.setenv("HEADWATER_TEST_LOAD_PLUGINS", load_plugins)
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.chdir(tmp_path)
     from headwater import client, config

@@ -1,4 +1,4 @@
-"""``headwater``: the console command for what is not tied to one flow (``plugins``, ``version``)."""
+"""``headwater``: the console command for what is not tied to one flow (``plugins``, ``version``, ``package``)."""
 
 from __future__ import annotations
 
@@ -57,6 +57,36 @@ def plugins(as_json: bool, hooks: bool) -> None:
                 click.echo(f"    {name}")
     for name, reason in failed.items():
         click.echo(f"{name}  (failed to load: {reason})")
+
+
+@cli.group("package")
+def package() -> None:
+    """Code packages: the archive of a flow's code stored with every run."""
+
+
+@package.command("unpack")
+@click.option("--datastore", "kind", default="local", show_default=True, help="The datastore's type.")
+@click.option("--datastore-root", "root", required=True, help="The datastore's root.")
+@click.option("--flow", "flow_name", required=True, help="The flow's name.")
+@click.option("--key", help="The package's content key (default: the run's).")
+@click.option("--run-id", help="Unpack the code this run ran with.")
+@click.argument("destination", default=".")
+def package_unpack(kind: str, root: str, flow_name: str, key: str | None, run_id: str | None, destination: str) -> None:
+    """Fetch a run's code package from the datastore and unpack it into DESTINATION (a fresh container's
+    working directory: the first thing a remote task does)."""
+    from headwater.client.core import CodePackage
+    from headwater.datastore.records import FlowDatastore
+    from headwater.exceptions import ConfigError
+    from headwater.plugins import lookup, storage_backends
+
+    datastore = FlowDatastore(lookup("datastore", kind, storage_backends())(root), flow_name)
+    if key is None:
+        if run_id is None:
+            raise ConfigError("Give --key or --run-id.", "The run's record names its code package.")
+        key = datastore.run_record(run_id).get("code_package")
+        if not key:
+            raise ConfigError(f"Run {flow_name}/{run_id} has no code package.")
+    CodePackage(datastore, key, None).extract(destination)
 
 
 def build() -> click.Group:

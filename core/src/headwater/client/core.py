@@ -633,6 +633,46 @@ class Task(_ClientObject):
     def code(self) -> CodePackage | None:
         return self.parent.run.code
 
+    @property
+    def metadata(self) -> list[Metadata]:
+        """Facts recorded about this attempt: where it ran (``host``, ``pid``), and what plugins recorded
+        (a Batch job id, an environment's lock hash), from the task itself and from its launcher."""
+        attempt = self.current_attempt
+        start = self._start or {}
+        created = _when(start.get("started_at"))
+        found: dict[str, Any] = {"attempt": attempt}
+        for key in ("host", "pid"):
+            if key in start:
+                found[key] = start[key]
+        found.update(start.get("metadata") or {})
+        found.update((self._record or {}).get("metadata") or {})
+        found.update(self._ds.attempt_metadata(*self._where, attempt) if self._attempts[0] or self._attempts[1] else {})
+        return [Metadata(name, value, created, self) for name, value in found.items()]
+
+    @property
+    def metadata_dict(self) -> dict[str, Any]:
+        """``metadata`` as ``{name: value}``."""
+        return {m.name: m.value for m in self.metadata}
+
+
+class Metadata:
+    """One fact about a task attempt (Metaflow's ``Metadata``): ``name``, ``value``, ``created_at``, ``task``."""
+
+    __slots__ = ("created_at", "name", "task", "value")
+
+    def __init__(self, name: str, value: Any, created_at: datetime.datetime | None, task: Task) -> None:
+        self.name = name
+        self.value = value
+        self.created_at = created_at
+        self.task = task
+
+    @property
+    def type(self) -> str:
+        return type(self.value).__name__
+
+    def __repr__(self) -> str:
+        return f"Metadata({self.name!r}, {self.value!r})"
+
 
 class TaskData:
     """Artifacts of a task as attributes; each is loaded on first access."""

@@ -234,14 +234,16 @@ class FlowDatastore:
     def run_ids(self) -> list[str]:
         """Every run of the flow, newest first.
 
-        Digit ids are microseconds since the epoch and sort by value without reading anything; other ids
+        Digit ids are microseconds since the epoch and sort by value without reading a record; other ids
         (a deployer's) sort by their record's ``created_at``, read only for them (a folder without a record
         is not a run). A run whose record is damaged sorts last: listing never fails because of one run.
         """
         order: dict[str, float] = {}
         for name in self.storage.list(f"{self.flow_name}/runs"):
             if name.isdigit() and is_valid_run_id(name):
-                order[name] = int(name)
+                # run.json is written last (after the parameters): without it the run was never created.
+                if self.storage.exists(f"{self.flow_name}/runs/{name}/run.json"):
+                    order[name] = int(name)
             elif is_valid_run_id(name):
                 try:
                     created = self.run_record(name).get("created_at")

@@ -51,11 +51,37 @@ def task_command(attempt: TaskAttempt, where: str = "local") -> TaskCommand:
         options=options,
         # Locally the scheduler shows a failure from the task's record; the task need not print it too.
         env={"HEADWATER_TASK_ERRORS": "record"} if where == "local" else {},
-        bootstrap=list(run.environment.bootstrap_commands(step, where)),
+        bootstrap=[*_code_bootstrap(run, where), *run.environment.bootstrap_commands(step, where)],
         where=where,
     )
     hook().task_command(attempt=attempt, command=command)
     return command
+
+
+def _code_bootstrap(run: RunContext, where: str) -> list[str]:
+    """In a container, the task starts in an empty directory: first fetch and unpack the run's code."""
+    if where != "container" or not run.code_package:
+        return []
+    import shlex
+
+    options = run.options
+    unpack = [
+        "python",
+        "-m",
+        "headwater",
+        "package",
+        "unpack",
+        "--datastore",
+        str(options["datastore"]),
+        "--datastore-root",
+        str(options["datastore_root"]),
+        "--flow",
+        run.flow_name,
+        "--key",
+        run.code_package,
+        ".",
+    ]
+    return [" ".join(shlex.quote(part) for part in unpack)]
 
 
 def step_policy(step: StepNode, flow: type) -> TaskPolicy:

@@ -78,14 +78,18 @@ def read_transition(datastore: FlowDatastore, run_id: str, step: str, task_id: s
 def deployment(state: FlowCLIState, tags: list[str] | None = None) -> RunContext:
     """A run as a deployer sees it before any run exists: the run id is ``Placeholder("run_id")``.
 
-    The graph is linted (plugins' rules included), the environment is selected and resolved, so
-    ``task_command_template(run, step)`` gives the exact command every task of ``step`` will run.
+    The graph is linted (plugins' rules included), the environment is selected and resolved and the
+    code package stored, so ``task_command_template(run, step)`` gives the exact command every task of
+    ``step`` will run (in a container: unpack the code, bootstrap the environment, run the step). Runs
+    created with ``init_run`` for this deployment record the same code package.
     """
     from headwater import config
     from headwater.environments import select_environment
 
     graph = state.graph()
     datastore = state.datastore()
+    from headwater import code_package
+
     environment = select_environment(state.flow, graph, state.options)
     environment.resolve(datastore)
     return RunContext(
@@ -100,12 +104,15 @@ def deployment(state: FlowCLIState, tags: list[str] | None = None) -> RunContext
         user=config.username(),
         tags=sorted(set(tags or [])),
         system_tags=[],
+        code_package=code_package.store(datastore, state.flow_file),
         top_args=state.task_top_args(),
         max_num_splits=int(config.get_int("max_num_splits") or 100),
     )
 
 
-def init_run(state: FlowCLIState, run_id: str, given: dict[str, Any], tags: list[str]) -> str:
+def init_run(
+    state: FlowCLIState, run_id: str, given: dict[str, Any], tags: list[str], code_key: str | None = None
+) -> str:
     """Create a run an orchestrator will drive: code package, parameters, run record. Returns the run id."""
     from headwater import code_package, config
     from headwater._version import __version__
@@ -115,7 +122,7 @@ def init_run(state: FlowCLIState, run_id: str, given: dict[str, Any], tags: list
     flow, graph, datastore = state.flow, state.graph(), state.datastore()
     user = config.username()
     values = resolve_parameters(flow, given, user)
-    code_key = code_package.store(datastore, state.flow_file)
+    code_key = code_key or code_package.store(datastore, state.flow_file)
     system_tags = [
         f"user:{user}",
         f"headwater_version:{__version__}",

@@ -29,6 +29,8 @@ class StepProgress:
     first_start: float | None = None
     last_end: float | None = None
     reported: bool = False
+    #: Running attempts by the state their launcher reports, when not plainly "running" (``RUNNABLE``, ...).
+    states: dict[str, int] = field(default_factory=dict)
 
     @property
     def pending(self) -> int:
@@ -114,6 +116,11 @@ class PlainDisplay:
         if not self.quiet:
             self._write(f"{'x' if progress.failed else 'ok'} {step_line(progress, now)}")
 
+    def task_state(self, prefix: str, state: str) -> None:
+        """A launcher reported a new state for a running attempt (a remote job: ``RUNNABLE``, ``RUNNING``)."""
+        if not self.quiet:
+            self._write(f"[{prefix}] {state}")
+
     def error(self, header: str, body: str) -> None:
         self.out.flush()
         self._write(header)
@@ -191,7 +198,8 @@ class LiveDisplay(PlainDisplay):
             done = progress.done + progress.cloned
             table.add_row(
                 progress.name,
-                f"[yellow]{progress.running}[/yellow]" if progress.running else "0",
+                (f"[yellow]{progress.running}[/yellow]" if progress.running else "0")
+                + "".join(f" [dim]{n} {state}[/dim]" for state, n in sorted(progress.states.items())),
                 f"[green]{done}[/green]" + (f" [dim]({progress.cloned} cloned)[/dim]" if progress.cloned else ""),
                 f"[red]{progress.failed}[/red]" if progress.failed else "0",
                 str(progress.retried),

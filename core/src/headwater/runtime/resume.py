@@ -60,6 +60,7 @@ def plan(datastore: FlowDatastore, graph: FlowGraph, origin_run_id: str, resume_
     result = ClonePlan(origin_run_id)
     ok: dict[str, dict[str, Any]] = {}
     failed_steps: set[str] = set()
+    unfinished_steps: set[str] = set()
     for step in datastore.steps(origin_run_id):
         for task_id in datastore.task_ids(origin_run_id, step):
             record = datastore.latest_ok(origin_run_id, step, task_id)
@@ -67,6 +68,8 @@ def plan(datastore: FlowDatastore, graph: FlowGraph, origin_run_id: str, resume_
                 ok[f"{step}/{task_id}"] = {**record, "_step": step, "_task": task_id}
             elif datastore.attempts(origin_run_id, step, task_id)[1]:
                 failed_steps.add(step)
+            else:  # started, never finished (the run was stopped or killed)
+                unfinished_steps.add(step)
 
     def matches_graph(record: dict[str, Any]) -> bool:
         """Whether the code now would have gone where the task went (its successors are taken from it)."""
@@ -108,8 +111,11 @@ def plan(datastore: FlowDatastore, graph: FlowGraph, origin_run_id: str, resume_
             step = record["_step"]
             result.clonable[task_key(step, record)] = (record["_task"], record)
             result.cloned_counts[step] = result.cloned_counts.get(step, 0) + 1
+    expected = _expected_tasks(graph, result)
     for node in graph.topological():
-        if node.name in result.cloned_counts and node.name not in failed_steps:
+        cloned = result.cloned_counts.get(node.name, 0)
+        partly = cloned and (node.name in unfinished_steps or cloned < expected.get(node.name, cloned))
+        if cloned and node.name not in failed_steps and not partly:
             continue
         if node.name == resume_step:
             result.rerun[node.name] = "named to re-run"
@@ -119,6 +125,9 @@ def plan(datastore: FlowDatastore, graph: FlowGraph, origin_run_id: str, resume_
             result.rerun[node.name] = f"after {resume_step}"
         elif node.name in failed_steps:
             result.rerun[node.name] = "failed"
+        elif partly:
+            total = expected.get(node.name)
+            result.rerun[node.name] = f"{total - cloned} of {total} tasks" if total else "unfinished tasks"
         elif node.name in result.cloned_counts:
             continue
         else:
@@ -126,3 +135,18 @@ def plan(datastore: FlowDatastore, graph: FlowGraph, origin_run_id: str, resume_
                 "not run" if not any(r["_step"] == node.name for r in ok.values()) else "after a re-run step"
             )
     return result
+
+
+def _expected_tasks(graph: FlowGraph, plan: ClonePlan) -> dict[str, int]:
+    """How many tasks a step directly inside a foreach has, from the cloned foreach tasks' records.
+
+    A step whose foreach split was cloned must have ``num_splits`` tasks for each clone; fewer cloned
+    means the others run again (the origin stopped before it started them), and the plan says so.
+    """
+    expected: dict[str, int] = {}
+    for _task, record in plan.clonable.values():
+        transition = record.get("transition") or {}
+        if transition.get("type") == "foreach":
+            child = transition["next"][0]
+            expected[child] = expected.get(child, 0) + int(transition["num_splits"])
+    return {name: count for name, count in expected.items() if name in graph}

@@ -74,6 +74,8 @@ class Worker:
         self.next_poll = 0.0
         self.kill_reason: str | None = None
         self.kill_sent: float | None = None
+        #: The launcher's state last shown ("running" for a local process, which is never announced).
+        self.state = "running"
         self.partial = {"stdout": b"", "stderr": b""}
         self.logs: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
         self.log_sizes = {"stdout": 0, "stderr": 0}
@@ -183,6 +185,7 @@ class Scheduler:
                     break
                 self._wait(self._select_timeout())
                 self._check_deadlines()
+                self._follow_states()
                 self.display.tick(list(self.progress.values()), time.time())
         except BaseException:
             self._stop_all("because the runtime itself failed")  # never leave tasks behind
@@ -272,6 +275,19 @@ class Scheduler:
                 if worker.handle.poll() is not None:
                     self._reap(worker)
 
+    def _follow_states(self) -> None:
+        """Show what launchers report about running attempts (a remote job waiting in a queue)."""
+        for progress in self.progress.values():
+            progress.states.clear()
+        for worker in self.workers.values():
+            state = worker.handle.state
+            if state != worker.state:
+                worker.state = state
+                self.display.task_state(worker.prefix, state)
+            if state != "running":
+                states = self.progress[worker.attempt.step.name].states
+                states[state] = states.get(state, 0) + 1
+
     # -- launching ------------------------------------------------------------------------------------------
 
     def _enqueue(self, step: str, inputs: list[str], split_index: int | None, key: TaskKey) -> None:
@@ -330,6 +346,8 @@ class Scheduler:
         progress.running += 1
         if progress.first_start is None:
             progress.first_start = worker.started
+        if handle.state != worker.state:  # a job that starts out queued says so at once
+            self._follow_states()
 
     # -- output ---------------------------------------------------------------------------------------------
 
