@@ -36,7 +36,7 @@ from headwater.plugin import (
 
 class RemoteDecorator(StepDecorator):
     name = "remote"
-    defaults = {"hosts": 1}
+    defaults = {"hosts": 1, "queue_seconds": 0}
 
 
 class JobHandle(TaskHandle):
@@ -44,15 +44,22 @@ class JobHandle(TaskHandle):
 
     poll_interval = 0.05
 
-    def __init__(self, command, job_id, hosts):
+    def __init__(self, command, job_id, hosts, queue_seconds):
         super().__init__()
+        import time
         self.state = "QUEUED"
         self.job_id = job_id
         self.metadata = {"job-id": job_id}
+        self.command, self.hosts = command, hosts
+        self.start_at = time.time() + queue_seconds  # the job waits in a queue before it runs
+        self.procs, self.logs, self.offsets = [], [], []
+        self.cancelled = False
+
+    def _start(self):
+        command, hosts, job_id = self.command, self.hosts, self.job_id
         self.workdir = tempfile.mkdtemp(prefix="hwtest-job-")
         env = {**os.environ, **command.env, "HWTEST_JOB_ID": job_id}
         env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
-        self.procs, self.logs, self.offsets = [], [], []
         for host in range(hosts):
             if hosts > 1:
                 command.options.update(num_hosts=hosts, host_index=host)
@@ -66,9 +73,10 @@ class JobHandle(TaskHandle):
             self.offsets += [0, 0]
 
     def read_output(self):
-        if self.state == "QUEUED":
+        import time
+        if self.state == "QUEUED" and time.time() >= self.start_at and not self.cancelled:
+            self._start()
             self.state = "RUNNING"
-            import time
             self.running_since = time.time()
         chunks = []
         for i, (stream, path) in enumerate(self.logs):
@@ -81,8 +89,11 @@ class JobHandle(TaskHandle):
         return chunks
 
     def poll(self):
+        if self.cancelled and not self.procs:  # terminated while it waited in the queue
+            self.reason = f"job {self.job_id} was terminated while queued"
+            return 143
         codes = [p.poll() for p in self.procs]
-        if any(c is None for c in codes):
+        if not codes or any(c is None for c in codes):
             return None
         code = next((c for c in codes if c), 0)
         if code:
@@ -90,6 +101,7 @@ class JobHandle(TaskHandle):
         return code
 
     def kill(self, force=False):
+        self.cancelled = True
         for p in self.procs:
             p.kill() if force else p.terminate()
 
@@ -105,7 +117,7 @@ def launch_task(attempt, command):
     if deco is None:
         return None
     job_id = f"job-{attempt.step.name}-{attempt.task_id}-{attempt.attempt}"
-    return JobHandle(task_command(attempt, where="container"), job_id, deco["hosts"])
+    return JobHandle(task_command(attempt, where="container"), job_id, deco["hosts"], deco["queue_seconds"])
 
 
 @hookimpl
@@ -394,3 +406,67 @@ def pytester_env_with_plugin(tmp_path, monkeypatch):
     assert done.returncode == 0, done.stdout + done.stderr
     loaded, load_plugins = json.loads((tmp_path / "probe.json").read_text())
     return loaded, load_plugins
+
+
+@pytest.mark.slow
+def test_time_a_job_waits_in_a_queue_does_not_count_against_its_timeout(flow_runner, remote_plugin):
+    """The runtime's own deadline for @timeout(seconds=1) is 6 s; the job waits 7 s before it runs."""
+    path = flow_runner.write(
+        """
+from headwater import FlowSpec, remote, step, timeout
+
+class QueuedFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.far)
+
+    @timeout(seconds=1)
+    @remote(queue_seconds=7)
+    @step
+    def far(self):
+        self.ran = True
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+    )
+    result = flow_runner.run(path, "run")
+    assert result.returncode == 0, result.output
+    assert result.run["far"].task.data.ran is True
+
+
+def test_registering_a_plugin_rebuilds_the_flow_cli(tmp_path, monkeypatch):
+    """A plugin registered at run time (a test, a notebook) sees its commands in the flow's CLI."""
+    import click
+
+    from headwater import hookimpl, plugins
+    from headwater.cli.flow_cli import build_cli
+    from headwater.testing import write_flow
+
+    monkeypatch.setenv("HEADWATER_LOAD_PLUGINS", "")
+    plugins.reset()
+    flow_file = write_flow(
+        tmp_path,
+        "from headwater import FlowSpec, step\n\nclass CliFlow(FlowSpec):\n    @step\n    def start(self):\n        self.next(self.end)\n\n    @step\n    def end(self):\n        pass\n",
+    )
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("cli_flow_module", flow_file)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "cli_flow_module", module)
+    spec.loader.exec_module(module)
+    assert "hello" not in build_cli(module.CliFlow).commands
+
+    class HelloPlugin:
+        @hookimpl
+        def register_flow_commands(self, cli, flow):
+            cli.add_command(click.Command("hello", callback=lambda: None))
+
+    name = plugins.register_plugin(HelloPlugin(), name="hello-plugin")
+    try:
+        assert "hello" in build_cli(module.CliFlow).commands
+    finally:
+        plugins.unregister_plugin(name)
+        plugins.reset()
