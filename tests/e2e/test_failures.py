@@ -38,6 +38,9 @@ class BrokenFlow(FlowSpec):
 
     @step
     def convert(self):
+        import sys
+        print("converting")
+        print("about to parse", file=sys.stderr)
         self.number = parse(self.raw)
         self.next(self.end)
 
@@ -48,7 +51,11 @@ class BrokenFlow(FlowSpec):
     )
     result = flow_runner.run(path, "run")
     assert result.returncode == 1
-    out = result.output
+    # Errors go to stderr (``run 2>err.log`` has them), task output and progress to stdout.
+    assert "[convert/2] converting" in result.stdout and "x convert:" in result.stdout
+    assert "Traceback" not in result.stdout and "about to parse" not in result.stdout
+    assert "[convert/2] about to parse" in result.stderr
+    out = result.stderr
     header = re.search(r"Step convert failed: task BrokenFlow/(\d+)/convert/(\d+), attempt 1 of 1:", out)
     assert header, out
     traceback_text = out[header.end() :].split("\nx convert:")[0].strip("\n")
@@ -68,7 +75,7 @@ class BrokenFlow(FlowSpec):
     assert (
         f"line {line_of(path, 'parse(self.raw)')}, in convert" in task.stderr
     )  # the stored log carries the traceback too
-    assert "resume --origin-run-id" in out
+    assert "resume --origin-run-id" in result.stdout
 
 
 def test_graph_error_exits_before_anything_runs(flow_runner):
