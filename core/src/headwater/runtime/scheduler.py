@@ -22,6 +22,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from headwater._attempts import attempt_label
 from headwater.datastore.records import PARAMETERS_STEP, PARAMETERS_TASK
 from headwater.graph import END, FOREACH, StepNode
 from headwater.runtime.command import step_policy, task_command
@@ -474,7 +475,8 @@ class Scheduler:
         policy = attempt.policy
         number = attempt.attempt + 1
         progress = self.progress[attempt.step.name]
-        header = f"Step {attempt.step.name} failed: task {attempt.pathspec}, attempt {number} of {policy.max_attempts}"
+        label = attempt_label(attempt.attempt, policy.max_attempts)
+        header = f"Step {attempt.step.name} failed: task {attempt.pathspec}, {label}"
         if number < policy.max_attempts and not self.stopping:
             fallback = number > policy.user_retries
             delay = 0.0 if fallback else policy.retry_delay_seconds
