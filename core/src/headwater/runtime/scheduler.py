@@ -379,6 +379,9 @@ class Scheduler:
         self.selector.unregister(fd)
         os.close(fd)
         worker.fds.pop(stream, None)
+        if worker.partial[stream]:  # the stream ended, so its last line (without a newline) is complete
+            self._show(worker, stream, worker.partial[stream])
+            worker.partial[stream] = b""
 
     def _drain(self, worker: Worker) -> None:
         """After the attempt ended: read what is left, then close (a grandchild may keep a pipe open)."""
