@@ -66,7 +66,7 @@ def test_set_fills_the_core_fields(cur: Current) -> None:
     assert cur.parameter_names == ["alpha"]
     assert cur.pathspec == "HelloFlow/1700000000000001/start/7"
     assert "run_id" in cur
-    assert repr(cur) == "<current HelloFlow/1700000000000001/start/7 attempt 2>"
+    assert repr(cur) == "<current HelloFlow/1700000000000001/start/7 attempt 3 (retry_count 2)>"
 
 
 def test_set_copies_its_input_and_tags_are_copies(cur: Current) -> None:

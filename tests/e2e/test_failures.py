@@ -38,6 +38,9 @@ class BrokenFlow(FlowSpec):
 
     @step
     def convert(self):
+        import sys
+        print("converting")
+        print("about to parse", file=sys.stderr)
         self.number = parse(self.raw)
         self.next(self.end)
 
@@ -48,8 +51,14 @@ class BrokenFlow(FlowSpec):
     )
     result = flow_runner.run(path, "run")
     assert result.returncode == 1
-    out = result.output
-    header = re.search(r"Step convert failed: task BrokenFlow/(\d+)/convert/(\d+), attempt 1 of 1:", out)
+    # Errors go to stderr (``run 2>err.log`` has them), task output and progress to stdout.
+    assert "[convert/2] converting" in result.stdout and "x convert:" in result.stdout
+    assert "Traceback" not in result.stdout and "about to parse" not in result.stdout
+    assert "[convert/2] about to parse" in result.stderr
+    out = result.stderr
+    header = re.search(
+        r"Step convert failed: task BrokenFlow/(\d+)/convert/(\d+), attempt 1 of 1 \(retry_count 0\):", out
+    )
     assert header, out
     traceback_text = out[header.end() :].split("\nx convert:")[0].strip("\n")
     lines = traceback_text.splitlines()
@@ -68,7 +77,7 @@ class BrokenFlow(FlowSpec):
     assert (
         f"line {line_of(path, 'parse(self.raw)')}, in convert" in task.stderr
     )  # the stored log carries the traceback too
-    assert "resume --origin-run-id" in out
+    assert "resume --origin-run-id" in result.stdout
 
 
 def test_graph_error_exits_before_anything_runs(flow_runner):
@@ -126,6 +135,7 @@ class FlakyFlow(FlowSpec):
     def start(self):
         with open({str(marker)!r}, "a") as f:
             f.write("x")
+        print("trying")
         if current.retry_count < 2:
             raise RuntimeError(f"flaky on attempt {{current.retry_count}}")
         self.attempt_that_worked = current.retry_count
@@ -143,6 +153,11 @@ class FlakyFlow(FlowSpec):
     task = result.run["start"].task
     assert task.current_attempt == 2 and task.successful
     assert task.data.attempt_that_worked == 2
+    # One way of naming attempts for people (1-based, with the 0-based retry_count of the records and API).
+    assert "attempt 1 of 3 (retry_count 0); retrying:" in result.stderr
+    assert "attempt 2 of 3 (retry_count 1); retrying:" in result.stderr
+    logs = flow_runner.run(path, "logs", "--attempt", "1", f"{result.run_id}/start")
+    assert "--- start/1, attempt 2 (retry_count 1), stderr ---" in logs.stdout, logs.output
 
 
 def test_catch_records_failure_and_continues(flow_runner):
@@ -327,3 +342,69 @@ class EarlyFlow(FlowSpec):
     result = flow_runner.run(path, "run")
     assert result.returncode == 1
     assert "finished without calling self.next" in result.output
+
+
+def test_keyboard_interrupt_raised_by_the_step_is_shown_with_its_traceback(flow_runner):
+    path = write(
+        flow_runner,
+        """
+class KbFlow(FlowSpec):
+    @step
+    def start(self):
+        raise KeyboardInterrupt("the step gave up")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+""",
+    )
+    result = flow_runner.run(path, "run")
+    assert result.returncode == 1
+    assert "Aborted." not in result.output
+    assert "attempt 1 of 1 (retry_count 0):\nTraceback (most recent call last):" in result.stderr
+    assert f'  File "{path}", line {line_of(path, "raise KeyboardInterrupt")}, in start' in result.stderr
+    assert "KeyboardInterrupt: the step gave up" in result.stderr
+    assert result.run.status == "failed"
+    task = result.run["start"].task
+    assert task.exception.type == "KeyboardInterrupt" and "the step gave up" in task.exception.message
+
+
+def test_out_of_memory_or_disk_while_storing_is_not_called_unpicklable(flow_runner):
+    path = write(
+        flow_runner,
+        """
+import errno
+
+class Huge:
+    def __init__(self, error):
+        self.error = error
+
+    def __reduce__(self):
+        if self.error == "memory":
+            raise MemoryError()
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+class ResourceFlow(FlowSpec):
+    kind = Parameter("kind", default="memory")
+
+    @step
+    def start(self):
+        self.big = Huge(self.kind)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+""",
+    )
+    memory = flow_runner.run(path, "run")
+    assert memory.returncode == 1
+    assert "picklable" not in memory.output
+    assert "out of memory while storing `self.big` (Huge of " in memory.stderr
+    assert "give the step more memory" in memory.stderr
+    disk = flow_runner.run(path, "run", "--kind", "disk")
+    assert disk.returncode == 1
+    assert "picklable" not in disk.output
+    assert "disk full while storing `self.big` (Huge of " in disk.stderr
+    assert "HEADWATER_DATASTORE_ROOT" in disk.stderr

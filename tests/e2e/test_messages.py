@@ -201,7 +201,8 @@ def test_logs_of_an_attempt_that_never_ran_say_so(flow_runner):
     run = flow_runner.run(path, "run")
     missing = flow_runner.run(path, "logs", "--attempt", "5", f"{run.run_id}/start")
     assert missing.returncode == 1
-    assert f"MsgFlow/{run.run_id}/start/1 has no attempt 5." in missing.stderr and "Its attempts: 0." in missing.stderr
+    assert f"MsgFlow/{run.run_id}/start/1 has no attempt 6 (retry_count 5)." in missing.stderr
+    assert "Its attempts (give --attempt the retry_count): attempt 1 (retry_count 0)." in missing.stderr
     negative = flow_runner.run(path, "logs", "--attempt", "-1", f"{run.run_id}/start")
     assert negative.returncode == 2 and "-1 is not in the range x>=0" in negative.stderr
     assert flow_runner.run(path, "logs", "--attempt", "0", f"{run.run_id}/start").stdout == "lr is 0.5\n"

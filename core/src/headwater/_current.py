@@ -133,7 +133,9 @@ class Current:
     def __repr__(self) -> str:
         if not self._fields:
             return "<current: no flow running>"
-        return f"<current {self.pathspec} attempt {self.retry_count}>"
+        from headwater._attempts import attempt_label
+
+        return f"<current {self.pathspec} {attempt_label(self.retry_count or 0)}>"
 
 
 current = Current()

@@ -170,6 +170,7 @@ class CaughtException(Exception):
 
     It keeps the type name, message and formatted traceback rather than the original exception object,
     so it can always be stored and loaded, even when the original exception could not be pickled.
+    ``attempt`` is the failed attempt's ``retry_count`` (0 for the first attempt), as in the records.
     """
 
     def __init__(self, type: str, message: str, traceback: str | None = None, attempt: int = 0) -> None:

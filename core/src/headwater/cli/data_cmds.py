@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from headwater._attempts import attempt_label
 from headwater.exceptions import DatastoreError, NotFoundError
 from headwater.ids import validate_run_id, validate_step_name, validate_task_id
 
@@ -43,7 +44,11 @@ def _tasks(state: Any, pathspec: str) -> Iterator[Any]:
 @click.option("--stdout", "which", flag_value="stdout", help="Only standard output.")
 @click.option("--stderr", "which", flag_value="stderr", help="Only standard error.")
 @click.option("--both", "which", flag_value="both", default=True, help="Both streams (the default).")
-@click.option("--attempt", type=click.IntRange(min=0), help="Show this attempt (0 is the first) instead of the latest.")
+@click.option(
+    "--attempt",
+    type=click.IntRange(min=0),
+    help="Show the attempt with this retry_count (0 is the first attempt) instead of the latest.",
+)
 @click.pass_obj
 def logs(state: Any, pathspec: str, which: str, attempt: int | None) -> int:
     """Show the output of the tasks at RUN_ID/STEP[/TASK_ID]."""
@@ -54,19 +59,20 @@ def logs(state: Any, pathspec: str, which: str, attempt: int | None) -> int:
             started = task._attempts[0]
             if attempt not in started:
                 raise NotFoundError(
-                    f"Task {task.pathspec} has no attempt {attempt}.",
-                    f"Its attempts: {', '.join(map(str, sorted(started))) or 'none'}.",
+                    f"Task {task.pathspec} has no {attempt_label(attempt)}.",
+                    f"Its attempts (give --attempt the retry_count): "
+                    f"{', '.join(attempt_label(a) for a in sorted(started)) or 'none'}.",
                 )
             task = type(task)._from(task.parent, task.id, attempt)
         blocks += [(task, stream, getattr(task, stream)) for stream in streams]
     blocks = [block for block in blocks if block[2]]
     if not blocks:  # an empty answer would look like a failure to read
         on = " or ".join(streams)
-        click.echo(f"{pathspec}: no output on {on}" + (f" (attempt {attempt})." if attempt is not None else "."))
+        click.echo(f"{pathspec}: no output on {on}" + (f" ({attempt_label(attempt)})." if attempt is not None else "."))
         return 0
     for task, stream, text in blocks:
         if len(blocks) > 1:
-            click.echo(f"--- {task.parent.id}/{task.id} (attempt {task.current_attempt}) {stream} ---")
+            click.echo(f"--- {task.parent.id}/{task.id}, {attempt_label(task.current_attempt)}, {stream} ---")
         click.echo(text, nl=not text.endswith("\n"))
     return 0
 

@@ -1,7 +1,9 @@
 """What a run shows while it works: plain lines, or a live view on a terminal.
 
 Both displays receive the same events from the scheduler. Task output is streamed line by line with a
-``[step/task]`` prefix. ``PlainDisplay`` writes lines only (for logs, pipes, ``NO_COLOR``);
+``[step/task]`` prefix. Like any Unix tool, the runtime keeps the two streams apart: a task's stdout and
+the progress lines go to stdout; a task's stderr, failure reports (with their tracebacks) and warnings go
+to stderr, so ``run 2>err.log`` captures every error. ``PlainDisplay`` writes lines only (for logs, pipes, ``NO_COLOR``);
 ``LiveDisplay`` (rich, imported only when used) keeps a table of steps at the bottom of the terminal
 (running, done, failed, retried, elapsed) with the output scrolling above it, and ends with a summary.
 """
@@ -97,20 +99,33 @@ class PlainDisplay:
     #: How often ``tick`` wants to be called (None: only when something happens).
     refresh_interval: float | None = None
 
-    def __init__(self, out: TextIO | None = None, quiet: bool = False) -> None:
+    def __init__(self, out: TextIO | None = None, quiet: bool = False, err: TextIO | None = None) -> None:
         self.out = out or sys.stdout
+        self.err = err or sys.stderr
         self.quiet = quiet
 
     def _write(self, text: str) -> None:
         self.out.write(text if text.endswith("\n") else text + "\n")
         self.out.flush()
 
+    def _write_err(self, text: str) -> None:
+        self.out.flush()  # what came before on stdout shows first when both go to one terminal or file
+        self.err.write(text if text.endswith("\n") else text + "\n")
+        self.err.flush()
+
     def info(self, text: str) -> None:
         if not self.quiet:
             self._write(text)
 
+    def warning(self, text: str) -> None:
+        """Something the user should know that is not a task's failure (always shown, on stderr)."""
+        self._write_err(text)
+
     def task_output(self, prefix: str, stream: str, line: str) -> None:
-        self.out.write(f"[{prefix}] {line}\n")
+        if stream == "stderr":
+            self._write_err(f"[{prefix}] {line}")
+        else:
+            self.out.write(f"[{prefix}] {line}\n")
 
     def step_done(self, progress: StepProgress, now: float) -> None:
         if not self.quiet:
@@ -122,10 +137,9 @@ class PlainDisplay:
             self._write(f"[{prefix}] {state}")
 
     def error(self, header: str, body: str) -> None:
-        self.out.flush()
-        self._write(header)
+        self._write_err(header)
         if body:
-            self._write(body.rstrip("\n"))
+            self._write_err(body.rstrip("\n"))
 
     def tick(self, steps: list[StepProgress], now: float) -> None:
         self.out.flush()
@@ -137,6 +151,7 @@ class PlainDisplay:
 
     def close(self) -> None:
         self.out.flush()
+        self.err.flush()
 
 
 class LiveDisplay(PlainDisplay):
@@ -145,11 +160,12 @@ class LiveDisplay(PlainDisplay):
     refresh_interval = 0.1
 
     def __init__(self, title: str, quiet: bool = False) -> None:
-        super().__init__(sys.stdout, quiet)
+        super().__init__(sys.stdout, quiet, sys.stderr)
         from rich.console import Console
         from rich.live import Live
 
         self.console = Console(highlight=False)
+        self.err_console = Console(stderr=True, highlight=False)
         self.title = title
         self.started = time.time()
         self.steps: list[StepProgress] = []
@@ -163,17 +179,34 @@ class LiveDisplay(PlainDisplay):
     def _write(self, text: str) -> None:
         self.console.print(text.rstrip("\n"), markup=False, highlight=False, soft_wrap=True)
 
+    def _print_err(self, *renderables: Any, **options: Any) -> None:
+        """Print on stderr; when stderr is a terminal (the same one, as a rule), above the live table."""
+        live = self.live.is_started and self.err_console.is_terminal
+        if live:  # the table is redrawn in place on stdout: take it away while stderr writes
+            self.live.stop()
+        for renderable in renderables:
+            self.err_console.print(renderable, **options)
+        if live:
+            self.live.start(refresh=True)
+
+    def warning(self, text: str) -> None:
+        self._print_err(text.rstrip("\n"), style="yellow", markup=False, highlight=False, soft_wrap=True)
+
     def task_output(self, prefix: str, stream: str, line: str) -> None:
         from rich.text import Text
 
         text = Text(f"[{prefix}] ", style="dim" if stream == "stdout" else "red")
         text.append(line)
-        self.console.print(text, soft_wrap=True)
+        if stream == "stderr":
+            self._print_err(text, soft_wrap=True)
+        else:
+            self.console.print(text, soft_wrap=True)
 
     def error(self, header: str, body: str) -> None:
-        self.console.print(header, style="bold red", markup=False, highlight=False)
-        if body:
-            self.console.print(body.rstrip("\n"), markup=False, highlight=False, soft_wrap=True)
+        from rich.text import Text
+
+        lines = [Text(header, style="bold red")] + ([Text(body.rstrip("\n"))] if body else [])
+        self._print_err(*lines, soft_wrap=True)
 
     def step_done(self, progress: StepProgress, now: float) -> None:
         if self.quiet:

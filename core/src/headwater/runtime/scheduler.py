@@ -22,6 +22,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from headwater._attempts import attempt_label
 from headwater.datastore.records import PARAMETERS_STEP, PARAMETERS_TASK
 from headwater.graph import END, FOREACH, StepNode
 from headwater.runtime.command import step_policy, task_command
@@ -396,6 +397,9 @@ class Scheduler:
         self.selector.unregister(fd)
         os.close(fd)
         worker.fds.pop(stream, None)
+        if worker.partial[stream]:  # the stream ended, so its last line (without a newline) is complete
+            self._show(worker, stream, worker.partial[stream])
+            worker.partial[stream] = b""
 
     def _drain(self, worker: Worker) -> None:
         """After the attempt ended: read what is left, then close (a grandchild may keep a pipe open)."""
@@ -492,7 +496,8 @@ class Scheduler:
         policy = attempt.policy
         number = attempt.attempt + 1
         progress = self.progress[attempt.step.name]
-        header = f"Step {attempt.step.name} failed: task {attempt.pathspec}, attempt {number} of {policy.max_attempts}"
+        label = attempt_label(attempt.attempt, policy.max_attempts)
+        header = f"Step {attempt.step.name} failed: task {attempt.pathspec}, {label}"
         if number < policy.max_attempts and not self.stopping:
             fallback = number > policy.user_retries
             delay = 0.0 if fallback else policy.retry_delay_seconds

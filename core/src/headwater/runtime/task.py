@@ -8,17 +8,28 @@ step chose to run next.
 
 from __future__ import annotations
 
+import errno
 import os
+import signal
 import socket
 import sys
+import threading
 import time
 import traceback
 from typing import TYPE_CHECKING, Any
 
+from headwater._attempts import attempt_label
 from headwater._current import Parallel, current
 from headwater.datastore.artifacts import ArtifactSource, Manifest, persist
 from headwater.datastore.records import PARAMETERS_STEP, PARAMETERS_TASK, FlowDatastore
-from headwater.exceptions import DatastoreError, HeadwaterError, HostsFailed, StepUsageError, TaskInterrupted
+from headwater.exceptions import (
+    DatastoreError,
+    HeadwaterError,
+    HostsFailed,
+    SerializationError,
+    StepUsageError,
+    TaskInterrupted,
+)
 from headwater.graph import END, FOREACH, SWITCH, FlowGraph, StepNode
 from headwater.inputs import Inputs, InputView
 
@@ -26,6 +37,26 @@ if TYPE_CHECKING:
     from headwater.flowspec import FlowSpec
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+#: Set when SIGINT really reached this process: a KeyboardInterrupt without it was raised by the step itself.
+_interrupted_by: int | None = None
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    global _interrupted_by
+    _interrupted_by = signum
+    raise KeyboardInterrupt
+
+
+def _catch_sigint() -> Any:
+    """Note real SIGINTs (as Python's own handler does, raising KeyboardInterrupt); returns an undo."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler:  # someone else handles it: leave it to them
+        return lambda: None
+    signal.signal(signal.SIGINT, _on_sigint)
+    return lambda: signal.signal(signal.SIGINT, previous)
 
 
 class TaskContext:
@@ -364,6 +395,9 @@ class TaskContext:
             "origin_run_id": self.origin_run_id,
             "metadata": self.metadata,
         }
+        global _interrupted_by
+        _interrupted_by = None
+        restore_sigint = _catch_sigint()
         try:
             self.load_inputs()
             self._set_current(hook)
@@ -378,15 +412,18 @@ class TaskContext:
             manifest = self._persist()
             if self.num_hosts > 1 and self.host_index == 0:
                 self._wait_for_hosts()
-        except (KeyboardInterrupt, TaskInterrupted):
-            # Stopped from outside: the scheduler, which knows why (Ctrl-C, timeout), records the attempt.
-            current._clear()
-            raise
         except BaseException as e:
+            restore_sigint()
+            if isinstance(e, TaskInterrupted) or (isinstance(e, KeyboardInterrupt) and _interrupted_by is not None):
+                # Stopped from outside: the scheduler, which knows why (Ctrl-C, timeout), records the attempt.
+                current._clear()
+                raise
+            # Anything else, a KeyboardInterrupt the step raised itself included, is the step's failure.
             self._record_failure(hook, e, base)
             if isinstance(e, SystemExit):
                 raise
             return False
+        restore_sigint()
         record = {
             **base,
             "ok": True,
@@ -403,7 +440,7 @@ class TaskContext:
             return True
         if not self.datastore.write_attempt_done(self.run_id, self.node.name, self.task_id, self.attempt, record):
             raise DatastoreError(
-                f"Attempt {self.attempt} of {self.pathspec} was already committed; this run of it is discarded.",
+                f"{self.pathspec}, {attempt_label(self.attempt)}, was already committed; this run of it is discarded.",
                 "Each attempt is committed once: run it again with another --retry-count (or --task-id).",
             )
         if self.node.transition == END:
@@ -460,13 +497,22 @@ class TaskContext:
             )
 
     def _persist(self) -> Manifest:
-        return persist(
-            self.datastore.cas,
-            self.flow._artifact_items(),
-            self.source.manifest,
-            self.source,
-            f"{self.graph.name}, step `{self.node.name}` ({self.node.location})",
-        )
+        where = f"{self.graph.name}, step `{self.node.name}` ({self.node.location})"
+        storing: list[tuple[str, Any]] = []
+
+        def items() -> Any:
+            for name, value in self.flow._artifact_items():
+                storing[:] = [(name, value)]
+                yield name, value
+            storing.clear()
+
+        try:
+            return persist(self.datastore.cas, items(), self.source.manifest, self.source, where)
+        except (SerializationError, MemoryError, OSError) as e:
+            error = _out_of_resources(e, where, storing[0] if storing else None, self.datastore.storage.uri())
+            if error is None:
+                raise
+            raise error from e
 
     def _record_failure(self, hook: Any, error: BaseException, base: dict[str, Any]) -> None:
         _notify(hook.on_step_exception, task=self, exception=error)
@@ -490,6 +536,44 @@ class TaskContext:
             sys.stderr.flush()
         _notify(hook.after_task, task=self, succeeded=False)
         current._clear()
+
+
+def _out_of_resources(
+    error: BaseException, where: str, storing: tuple[str, Any] | None, root: str
+) -> SerializationError | None:
+    """What to say when storing artifacts ran out of memory or disk (not "make it picklable")."""
+    cause: BaseException | None = error
+    while cause is not None and not isinstance(cause, MemoryError):
+        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
+            break
+        cause = cause.__cause__ or cause.__context__
+    if cause is None:
+        return None
+    what = "the step's artifacts"
+    if storing is not None:
+        name, value = storing
+        what = f"`self.{name}` ({_size_of(value)})"
+    if isinstance(cause, MemoryError):
+        return SerializationError(
+            f"{where}: out of memory while storing {what}.",
+            "Storing needs memory besides the value itself: free what the step no longer needs (del it, or keep "
+            "intermediates in local variables), store large data in smaller artifacts, or give the step more memory.",
+        )
+    return SerializationError(
+        f"{where}: disk full while storing {what} in the datastore at {root} ({cause.strerror or cause}).",
+        "Free space there (old runs' data), or point HEADWATER_DATASTORE_ROOT at a disk with more room.",
+    )
+
+
+def _size_of(value: Any) -> str:
+    """``ndarray of 8,000,000 bytes``: the value's own size where it tells (shallow otherwise)."""
+    try:
+        size = getattr(value, "nbytes", None)
+        if not isinstance(size, int):
+            size = len(value) if isinstance(value, (bytes, bytearray, str)) else sys.getsizeof(value)
+    except Exception:
+        return type(value).__name__
+    return f"{type(value).__name__} of {size:,} bytes"
 
 
 def _item_at(values: Any, index: int) -> Any:
