@@ -676,7 +676,7 @@ class Scheduler:
                     worker.stop(force=True)
                 killed = True
             if now > give_up + STOP_GRACE:  # killed and still not gone: never hang the runtime on it
-                self.display.info(f"Could not stop: {', '.join(w.prefix for w in self.workers.values())}.")
+                self.display.warning(f"Could not stop: {', '.join(w.prefix for w in self.workers.values())}.")
                 self.workers.clear()
                 break
             try:
@@ -685,6 +685,6 @@ class Scheduler:
                     if worker.handle.poll() is not None:
                         self._reap(worker)
             except Exception as e:  # the runtime failing while it stops: keep stopping the rest
-                self.display.info(f"headwater: error while stopping tasks: {type(e).__name__}: {e}")
+                self.display.warning(f"headwater: error while stopping tasks: {type(e).__name__}: {e}")
         for progress in self.progress.values():
             progress.queued = 0
