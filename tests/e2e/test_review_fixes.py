@@ -424,5 +424,9 @@ class OptionFlow(FlowSpec):
     assert ok.run["start"].task.data.seen == (0, ["a", "b"])
     refused = flow_runner.run(path, "run", "--target", "refused")
     assert refused.returncode == 1
-    assert "could not be started: RuntimeError: no credentials for the remote queue" in refused.output
+    assert (
+        "could not be started: Plugin 'hwtest_options' failed in its launch_task hook: "
+        "RuntimeError: no credentials for the remote queue. Update or fix the plugin, "
+        "or switch it off with HEADWATER_DISABLE_PLUGINS=hwtest_options." in refused.output
+    )
     assert refused.run.status == "failed"

@@ -370,11 +370,10 @@ def plugin_problems(graph: FlowGraph, options: dict[str, Any] | None = None) -> 
     from headwater.exceptions import PluginError
     from headwater.plugins import call_each
 
-    try:
-        found = call_each("check_graph", graph=graph, flow=graph.flow, options=dict(options or {}))
-    except PluginError as e:
-        return [LintProblem("plugin-error", e.message, e.hint or "", graph.file, None)]
-    return [problem for problems in found for problem in problems]
+    errors: list[PluginError] = []
+    found = call_each("check_graph", errors=errors, graph=graph, flow=graph.flow, options=dict(options or {}))
+    problems = [problem for problems in found for problem in problems]
+    return problems + [LintProblem("plugin-error", e.message, e.hint or "", graph.file, None) for e in errors]
 
 
 def lint(

@@ -358,18 +358,34 @@ def serializers() -> list[Serializer]:
     return _registries["serializers"]
 
 
-def call_each(hook_name: str, warn_only: bool = False, **kwargs: Any) -> list[Any]:
+def call_each(hook_name: str, warn_only: bool = False, errors: list[Any] | None = None, **kwargs: Any) -> list[Any]:
     """Call every implementation of ``hook_name`` in pluggy's order, naming the plugin when one fails.
 
     A ``HeadwaterError`` a plugin raises on purpose (a refusal) passes through unchanged. Any other
-    exception becomes a ``PluginError`` naming the plugin and the hook (or, with ``warn_only``, a warning
-    after which the other plugins still run): a broken plugin never shows up as a bare traceback.
-    Returns the non-None results, in call order.
+    exception becomes a ``PluginError`` naming the plugin and the hook: raised (the default), given as a
+    warning after which the other plugins still run (``warn_only``), or appended to ``errors`` (the
+    others still run): a broken plugin never shows up as a bare traceback. Returns the non-None results,
+    in call order.
     """
+    results = []
+    for _impl, result in _each(hook_name, kwargs, warn_only, errors):
+        if result is not None:
+            results.append(result)
+    return results
+
+
+def call_first(hook_name: str, **kwargs: Any) -> Any:
+    """The first non-None answer of ``hook_name`` (a ``firstresult`` hook), naming a plugin that fails."""
+    for _impl, result in _each(hook_name, kwargs, False, None):
+        if result is not None:
+            return result
+    return None
+
+
+def _each(hook_name: str, kwargs: dict[str, Any], warn_only: bool, errors: list[Any] | None) -> Any:
     from headwater.exceptions import HeadwaterError
 
     caller = getattr(hook(), hook_name)
-    results = []
     for impl in reversed(caller.get_hookimpls()):
         if impl.hookwrapper or impl.wrapper:
             continue
@@ -383,10 +399,12 @@ def call_each(hook_name: str, warn_only: bool = False, **kwargs: Any) -> list[An
             if warn_only:
                 _warn(f"{message}. {hint}")
                 continue
-            raise PluginError(message + ".", hint) from e
-        if result is not None:
-            results.append(result)
-    return results
+            error = PluginError(message + ".", hint)
+            if errors is None:
+                raise error from e
+            errors.append(error)
+            continue
+        yield impl, result
 
 
 def lookup(kind: str, name: str, registry: dict[str, Any]) -> Any:

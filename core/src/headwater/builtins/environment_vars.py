@@ -9,6 +9,7 @@ with the local fork it was imported by the parent already.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -32,8 +33,11 @@ class EnvironmentDecorator(StepDecorator):
                 f"@environment(vars={variables!r}): vars must be a dict.", "Write @environment(vars={'NAME': 'value'})."
             )
         for key in variables:
-            if not isinstance(key, str) or not key or "=" in key:
-                raise DecoratorError(f"@environment: {key!r} is not a valid variable name.")
+            if not isinstance(key, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
+                raise DecoratorError(
+                    f"@environment: {key!r} is not a valid variable name.",
+                    "Names are letters, digits and _, not starting with a digit (e.g. OMP_NUM_THREADS).",
+                )
         self.attributes["vars"] = {k: str(v) for k, v in variables.items()}
 
 

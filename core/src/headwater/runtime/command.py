@@ -26,7 +26,7 @@ def task_command(attempt: TaskAttempt, where: str = "local") -> TaskCommand:
     """The command that runs ``attempt``: locally (the flow file's absolute path, this machine's
     interpreter) or in a container (the flow file relative to the unpacked code package, the
     environment's container interpreter and bootstrap commands)."""
-    from headwater.plugins import hook
+    from headwater.plugins import call_each
 
     if where not in WHERE:
         raise ValueError(f"where must be one of {WHERE}, not {where!r}")
@@ -54,14 +54,16 @@ def task_command(attempt: TaskAttempt, where: str = "local") -> TaskCommand:
         bootstrap=[*_code_bootstrap(run, where), *run.environment.bootstrap_commands(step, where)],
         where=where,
     )
-    hook().task_command(attempt=attempt, command=command)
+    call_each("task_command", attempt=attempt, command=command)
     return command
 
 
 def _code_bootstrap(run: RunContext, where: str) -> list[str]:
     """In a container, the task starts in an empty directory: first fetch and unpack the run's code."""
-    if where != "container" or not run.code_package:
+    if where != "container":
         return []
+    if not run.code_package:
+        raise ValueError("A container command needs the run's code package (RunContext.code_package) stored first.")
     import shlex
 
     options = run.options
@@ -86,10 +88,10 @@ def _code_bootstrap(run: RunContext, where: str) -> list[str]:
 
 def step_policy(step: StepNode, flow: type) -> TaskPolicy:
     """The retry and timeout policy of a step's tasks: every plugin's answer, combined."""
-    from headwater.plugins import hook
+    from headwater.plugins import call_each
 
     policy = TaskPolicy()
-    for found in hook().resolve_task_policy(step=step, flow=flow):
+    for found in call_each("resolve_task_policy", step=step, flow=flow):
         policy = policy.combine(found)
     return policy
 
@@ -111,4 +113,5 @@ def task_command_template(run: RunContext, step: StepNode, where: str = "contain
     ``run.run_id`` should be ``Placeholder("run_id")``; the others (``task_id``, ``input_paths``,
     ``split_index`` for a step that follows a foreach, ``retry_count``) are placeholders here.
     """
-    return task_command(template_attempt(run, step, step_policy(step, run.flow)), where)
+    policy = run.policies.get(step.name) or step_policy(step, run.flow)
+    return task_command(template_attempt(run, step, policy), where)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -71,6 +72,8 @@ class RunContext:
     #: Top-level options every task's command repeats (datastore, ``--with``, plugins' options).
     top_args: list[str] = field(default_factory=list)
     max_num_splits: int = 100
+    #: Each step's combined retry and timeout policy (``resolve_task_policy``), by step name.
+    policies: dict[str, TaskPolicy] = field(default_factory=dict)
 
     @property
     def flow_name(self) -> str:
@@ -120,6 +123,9 @@ class Placeholder(str):
         obj = super().__new__(cls, "{" + name + "}")
         obj.name = name
         return obj
+
+    def __getnewargs__(self) -> tuple[str]:  # so copies and pickles stay placeholders of the same name
+        return (self.name,)
 
 
 #: What a deployer must fill in for every task: the run, the task, its inputs, its foreach index, its attempt.
@@ -185,6 +191,17 @@ class TaskCommand:
         found += [v.name for v in self.env.values() if isinstance(v, Placeholder)]
         return sorted(set(found), key=found.index)
 
+    def for_host(self, index: int, count: int) -> TaskCommand:
+        """The command of host ``index`` of ``count`` hosts running this one task (host 0 commits it).
+
+        For launchers that run a task on several machines (distributed training); inside the task,
+        ``current.parallel`` tells each host which it is, and ``HEADWATER_MAIN_HOST`` (set by the
+        launcher in ``env``) names the address of host 0.
+        """
+        if not 0 <= index < count:
+            raise ValueError(f"host {index} of {count}")
+        return dataclasses.replace(self, options={**self.options, "num_hosts": count, "host_index": index})
+
     def substitute(self, **values: Any) -> TaskCommand:
         """A copy with placeholders replaced: ``substitute(run_id="sfn-1", task_id="7", input_paths=[...])``.
 
@@ -202,27 +219,42 @@ class TaskCommand:
                 return [fill(v) for v in value]
             return value
 
+        env = {k: fill(v) for k, v in self.env.items()}
         return dataclasses.replace(
             self,
-            top_args=[fill(a) for a in self.top_args],
+            top_args=[a for a in map(fill, self.top_args) if a is not None],
             options={k: fill(v) for k, v in self.options.items()},
-            env={k: fill(v) for k, v in self.env.items()},
-            prefix=list(self.prefix),
+            env={k: v for k, v in env.items() if v is not None},
+            prefix=[a for a in map(fill, self.prefix) if a is not None],
             bootstrap=list(self.bootstrap),
         )
 
-    def shell(self) -> str:
-        """One ``sh -c`` script: the bootstrap commands, then the task with its environment (all quoted)."""
+    def shell(self, placeholder: Any = None) -> str:
+        """One ``sh -c`` script: the bootstrap commands, then the task with its environment (all quoted).
+
+        ``placeholder(name)`` renders each placeholder left as shell text, unquoted (a deployer's
+        ``"${AWS_BATCH_JOB_ARRAY_INDEX}"``); without it a placeholder is quoted like any value.
+        """
         import shlex
 
-        env = [f"{k}={shlex.quote(v)}" for k, v in sorted(self.env.items())]
-        task = " ".join(["exec", *(["env", *env] if env else []), *map(shlex.quote, self.argv())])
+        def word(value: str) -> str:
+            if placeholder is not None and isinstance(value, Placeholder):
+                return str(placeholder(value.name))
+            return shlex.quote(value)
+
+        for name in self.env:
+            if not _ENV_NAME.match(name):
+                raise ValueError(f"{name!r} is not an environment variable name")
+        env = [shlex.quote(f"{k}=") + word(v) for k, v in sorted(self.env.items())]
+        task = " ".join(["exec", *(["env", *env] if env else []), *map(word, self.argv())])
         return "\n".join(["set -e", *self.bootstrap, task])
 
     def runs_in_this_interpreter(self, script: str) -> bool:
         """Whether the pre-warmed parent can run it by forking: no wrapper, same interpreter and flow file."""
         return not self.prefix and self.executable == sys.executable and self.script == script
 
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 _ESCAPES = {"%": "%25", ",": "%2C", ";": "%3B", ":": "%3A", "-": "%2D"}
 

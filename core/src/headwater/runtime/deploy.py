@@ -10,8 +10,6 @@ commits; the orchestrator marks it failed (``finish_run``) when it gives up.
 
 from __future__ import annotations
 
-import datetime
-import os
 import socket
 import sys
 import time
@@ -78,74 +76,38 @@ def read_transition(datastore: FlowDatastore, run_id: str, step: str, task_id: s
 def deployment(state: FlowCLIState, tags: list[str] | None = None) -> RunContext:
     """A run as a deployer sees it before any run exists: the run id is ``Placeholder("run_id")``.
 
-    The graph is linted (plugins' rules included), the environment is selected and resolved and the
-    code package stored, so ``task_command_template(run, step)`` gives the exact command every task of
-    ``step`` will run (in a container: unpack the code, bootstrap the environment, run the step). Runs
-    created with ``init_run`` for this deployment record the same code package.
+    Everything a run checks first is done (lint with plugins' rules, ``check_run``, the environment
+    resolved, run tags collected, policies combined) and the code package is stored, so
+    ``task_command_template(run, step)`` gives the exact command every task of ``step`` will run (in a
+    container: unpack the code, bootstrap the environment, run the step). Runs created with
+    ``init_run`` for this deployment record the same code package.
     """
     from headwater import config
-    from headwater.environments import select_environment
+    from headwater.runtime.run import prepare_run
 
-    graph = state.graph()
-    datastore = state.datastore()
-    from headwater import code_package
-
-    environment = select_environment(state.flow, graph, state.options)
-    environment.resolve(datastore)
-    return RunContext(
-        flow=state.flow,
-        graph=graph,
-        flow_file=state.flow_file,
-        run_id=Placeholder("run_id"),
-        datastore=datastore,
-        environment=environment,
-        options=state.options,
-        parameters={},
-        user=config.username(),
-        tags=sorted(set(tags or [])),
-        system_tags=[],
-        code_package=code_package.store(datastore, state.flow_file),
-        top_args=state.task_top_args(),
-        max_num_splits=int(config.get_int("max_num_splits") or 100),
-    )
+    run = prepare_run(state, {}, list(tags or []), int(config.get_int("max_num_splits") or 100))
+    run.run_id = Placeholder("run_id")
+    return run
 
 
 def init_run(
     state: FlowCLIState, run_id: str, given: dict[str, Any], tags: list[str], code_key: str | None = None
 ) -> str:
-    """Create a run an orchestrator will drive: code package, parameters, run record. Returns the run id."""
-    from headwater import code_package, config
-    from headwater._version import __version__
-    from headwater.parameters import flow_parameters
-    from headwater.runtime.run import create_run, parameters_record, resolve_parameters
+    """Create a run an orchestrator will drive: code package, parameters, run record. Returns the run id.
 
-    flow, graph, datastore = state.flow, state.graph(), state.datastore()
-    user = config.username()
-    values = resolve_parameters(flow, given, user)
-    code_key = code_key or code_package.store(datastore, state.flow_file)
-    system_tags = [
-        f"user:{user}",
-        f"headwater_version:{__version__}",
-        f"python_version:{sys.version_info.major}.{sys.version_info.minor}",
-        f"date:{datetime.date.today().isoformat()}",
-    ]
-    record = {
-        "flow": flow.__name__,
-        "user": user,
-        "created_at": time.time(),
-        "tags": sorted(set(tags)),
-        "system_tags": system_tags,
-        "origin_run_id": None,
-        "resume_step": None,
-        "code_package": code_key,
-        "flow_file": os.path.basename(state.flow_file),
-        "parameters": [p.attr for p in flow_parameters(flow)],
-        "graph": graph.to_dict(),
-        "datastore": state.options["datastore"],
-        "environment": state.options.get("environment"),
-        "runtime": {"scheduler": EXTERNAL, "host": socket.gethostname(), "python": sys.version.split()[0]},
-    }
-    return create_run(datastore, record, parameters_record(datastore, flow, values), run_id=run_id)
+    The run is prepared exactly as ``run`` prepares one (plugins' ``check_run`` and run tags included),
+    and records ``"scheduler": "external"``.
+    """
+    from headwater import config
+    from headwater.runtime.run import create_run, parameters_record, prepare_run, resolve_parameters, run_record
+
+    values = resolve_parameters(state.flow, given, config.username())
+    run = prepare_run(state, values, tags, int(config.get_int("max_num_splits") or 100))
+    run.code_package = code_key or run.code_package
+    runtime = {"scheduler": EXTERNAL, "host": socket.gethostname(), "python": sys.version.split()[0]}
+    return create_run(
+        run.datastore, run_record(run, runtime), parameters_record(run.datastore, run.flow, values), run_id
+    )
 
 
 def finish_run(datastore: FlowDatastore, run_id: str, status: str, reason: str | None = None) -> None:

@@ -27,6 +27,7 @@ from headwater.parameters import Parameter, ParameterContext, flow_parameters
 if TYPE_CHECKING:
     from headwater.cli.flow_cli import FlowCLIState
     from headwater.flowspec import FlowSpec
+    from headwater.runtime.context import RunContext
 
 
 def resolve_parameters(flow: type[FlowSpec], given: dict[str, Any], user: str) -> dict[str, Any]:
@@ -133,6 +134,83 @@ def _script_as_typed(flow_file: str) -> str:
     return flow_file if relative.startswith("..") else relative
 
 
+def prepare_run(
+    state: FlowCLIState,
+    values: dict[str, Any],
+    tags: list[str],
+    max_num_splits: int,
+    origin_run_id: str | None = None,
+    resume_step: str | None = None,
+) -> RunContext:
+    """Everything that can refuse a run, before anything is written: the environment is chosen and
+    resolved, plugins are asked (``check_run``) and add their tags (``register_run_tags``), the step
+    policies are combined, and the code package is stored (content-addressed: nothing is visible)."""
+    from headwater import code_package
+    from headwater.environments import select_environment
+    from headwater.plugins import call_each
+    from headwater.runtime.command import step_policy
+    from headwater.runtime.context import RunContext
+
+    flow, graph, datastore = state.flow, state.graph(), state.datastore()
+    user = config.username()
+    environment = select_environment(flow, graph, state.options)
+    run = RunContext(
+        flow=flow,
+        graph=graph,
+        flow_file=state.flow_file,
+        run_id=None,
+        datastore=datastore,
+        environment=environment,
+        options=state.options,
+        parameters=values,
+        user=user,
+        tags=sorted(set(tags)),
+        system_tags=[
+            f"user:{user}",
+            f"headwater_version:{__version__}",
+            f"python_version:{sys.version_info.major}.{sys.version_info.minor}",
+            f"date:{datetime.date.today().isoformat()}",
+        ],
+        origin_run_id=origin_run_id,
+        resume_step=resume_step,
+        top_args=state.task_top_args(),
+        max_num_splits=max_num_splits,
+    )
+    call_each("check_run", run=run)
+    environment.resolve(datastore)
+
+    def add_tag(tag: str, system: bool = False) -> None:
+        target = run.system_tags if system else run.tags
+        if tag not in target:
+            target.append(tag)
+
+    call_each("register_run_tags", run=run, register=add_tag)
+    run.tags.sort()
+    run.policies = {node.name: step_policy(node, flow) for node in graph}
+    run.code_package = code_package.store(datastore, state.flow_file)
+    return run
+
+
+def run_record(run: RunContext, runtime: dict[str, Any]) -> dict[str, Any]:
+    """The ``run.json`` of a run prepared by ``prepare_run`` (``runtime``: who drives it)."""
+    return {
+        "flow": run.flow_name,
+        "user": run.user,
+        "created_at": time.time(),
+        "tags": run.tags,
+        "system_tags": run.system_tags,
+        "origin_run_id": run.origin_run_id,
+        "resume_step": run.resume_step,
+        "code_package": run.code_package,
+        "flow_file": os.path.basename(run.flow_file),
+        "parameters": [p.attr for p in flow_parameters(run.flow)],
+        "graph": run.graph.to_dict(),
+        "datastore": run.options["datastore"],
+        "environment": run.options.get("environment"),
+        "runtime": runtime,
+    }
+
+
 def _check_run_id_file(path: str | None) -> None:
     """Fail before anything is written when ``--run-id-file`` cannot be written."""
     if not path:
@@ -159,12 +237,9 @@ def execute_run(
     Everything that can refuse the run (lint, parameters, plugins' ``check_run``, the environment's
     resolution, an unwritable ``--run-id-file``) happens before the first record is written.
     """
-    from headwater import code_package
     from headwater.cli.flow_cli import main
-    from headwater.environments import select_environment
-    from headwater.plugins import call_each, hook
+    from headwater.plugins import hook
     from headwater.runtime import resume as resume_plan
-    from headwater.runtime.context import RunContext
     from headwater.runtime.display import make_display
     from headwater.runtime.launch import warm_up
     from headwater.runtime.scheduler import Scheduler
@@ -199,68 +274,15 @@ def execute_run(
     else:
         values = resolve_parameters(flow, given, user)
 
-    environment = select_environment(flow, graph, state.options)
-    system_tags = [
-        f"user:{user}",
-        f"headwater_version:{__version__}",
-        f"python_version:{sys.version_info.major}.{sys.version_info.minor}",
-        f"date:{datetime.date.today().isoformat()}",
-    ]
-    run = RunContext(
-        flow=flow,
-        graph=graph,
-        flow_file=state.flow_file,
-        run_id=None,
-        datastore=datastore,
-        environment=environment,
-        options=state.options,
-        parameters=values,
-        user=user,
-        tags=sorted(set(tags)),
-        system_tags=system_tags,
-        origin_run_id=origin_run_id,
-        resume_step=resume_step,
-        top_args=state.task_top_args(),
-        max_num_splits=max_num_splits,
-    )
-    call_each("check_run", run=run)
-    environment.resolve(datastore)
-
-    def add_tag(tag: str, system: bool = False) -> None:
-        target = run.system_tags if system else run.tags
-        if tag not in target:
-            target.append(tag)
-
-    call_each("register_run_tags", run=run, register=add_tag)
-    run.tags.sort()
-
+    run = prepare_run(state, values, tags, max_num_splits, origin_run_id, resume_step)
     if state.options["datastore"] == "local":
         config.remember_datastore(datastore.storage.uri())
-    run.code_package = code_package.store(datastore, state.flow_file)
     if origin_params is not None:
         params_record = {k: v for k, v in origin_params.items() if k not in ("attempt", "version")}
     else:
         params_record = parameters_record(datastore, flow, values)
-    run.run_id = create_run(
-        datastore,
-        {
-            "flow": flow.__name__,
-            "user": user,
-            "created_at": time.time(),
-            "tags": run.tags,
-            "system_tags": run.system_tags,
-            "origin_run_id": origin_run_id,
-            "resume_step": resume_step,
-            "code_package": run.code_package,
-            "flow_file": os.path.basename(state.flow_file),
-            "parameters": [p.attr for p in flow_parameters(flow)],
-            "graph": graph.to_dict(),
-            "datastore": state.options["datastore"],
-            "environment": state.options["environment"],
-            "runtime": {"pid": os.getpid(), "host": socket.gethostname(), "python": sys.version.split()[0]},
-        },
-        params_record,
-    )
+    runtime = {"pid": os.getpid(), "host": socket.gethostname(), "python": sys.version.split()[0]}
+    run.run_id = create_run(datastore, run_record(run, runtime), params_record)
     run_id = run.run_id
     display = None
     summary = None

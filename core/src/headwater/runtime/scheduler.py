@@ -24,7 +24,9 @@ from typing import Any
 
 from headwater._attempts import attempt_label
 from headwater.datastore.records import PARAMETERS_STEP, PARAMETERS_TASK
+from headwater.exceptions import HeadwaterError
 from headwater.graph import END, FOREACH, StepNode
+from headwater.plugins import call_first
 from headwater.runtime.command import step_policy, task_command
 from headwater.runtime.context import RunContext, TaskAttempt
 from headwater.runtime.display import PlainDisplay, RunSummary, StepProgress
@@ -136,7 +138,7 @@ class Scheduler:
         self.max_workers = max(1, max_workers)
         self.max_log_size = max_log_size
         self.plan = clone_plan
-        self.policies = {node.name: step_policy(node, run.flow) for node in self.graph}
+        self.policies = run.policies or {node.name: step_policy(node, run.flow) for node in self.graph}
         self.queue: deque[PendingTask] = deque()
         self.delayed: list[PendingTask] = []
         self.workers: dict[int, Worker] = {}
@@ -324,14 +326,18 @@ class Scheduler:
         )
         try:
             command = task_command(attempt)
-            handle = self.hook.launch_task(attempt=attempt, command=command)
+            handle = call_first("launch_task", attempt=attempt, command=command)
             if not isinstance(handle, TaskHandle):
                 raise TypeError(f"launch_task returned {handle!r}, not a TaskHandle")
         except Exception as e:  # a plugin refused the launch, or the OS did: this attempt fails
             self.launched[task.task_id] = task
             self.progress[task.step].queued -= 1
             self.progress[task.step].running += 1
-            reason = f"the task could not be started: {type(e).__name__}: {e}"
+            if isinstance(e, HeadwaterError):  # a plugin's refusal, or a plugin that failed, named
+                said = " ".join(part.rstrip(".") + "." for part in (e.message, e.hint) if part)
+                reason = f"the task could not be started: {said[:-1]}"
+            else:
+                reason = f"the task could not be started: {type(e).__name__}: {e}"
             self._after_attempt(attempt, self._record_failure(attempt, time.time(), reason, None))
             return
         worker = Worker(self.next_worker, attempt, handle)
