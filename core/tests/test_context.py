@@ -208,3 +208,41 @@ def test_runs_in_this_interpreter() -> None:
     assert cmd.runs_in_this_interpreter("/proj/other.py") is False
     other = TaskCommand("/opt/other/python", "/proj/flow.py", [], "a", {})
     assert other.runs_in_this_interpreter("/proj/flow.py") is False
+
+
+def test_shell_quotes_everything_and_refuses_bad_variable_names(tmp_path):
+    import subprocess
+
+    marker = tmp_path / "pwned"
+    cmd = TaskCommand(
+        "echo",
+        "flow.py",
+        [],
+        "a",
+        {"run_id": f"$(touch {marker}) 'q' \"dq\" $HOME"},
+        env={"VALUE": f"$(touch {marker})"},
+    )
+    out = subprocess.run(["/bin/sh", "-c", cmd.shell()], capture_output=True, text=True, check=True).stdout
+    assert f"--run-id $(touch {marker}) 'q' \"dq\" $HOME" in out and not marker.exists()
+    bad = TaskCommand("echo", "flow.py", [], "a", {}, env={f"$(touch {marker})X": "1"})
+    with pytest.raises(ValueError, match="is not an environment variable name"):
+        bad.shell()
+
+
+def test_placeholders_survive_copies_and_render_as_the_deployer_asks():
+    import copy
+    import pickle
+
+    from headwater.runtime.context import Placeholder
+
+    cmd = TaskCommand(
+        "python", "flow.py", [], "a", {"run_id": Placeholder("run_id"), "task_id": Placeholder("task_id")}
+    )
+    for clone in (copy.deepcopy(cmd), pickle.loads(pickle.dumps(cmd))):
+        assert clone.placeholders() == ["run_id", "task_id"]
+        assert "--run-id {run_id}" in " ".join(clone.argv())
+    script = cmd.shell(placeholder=lambda name: f'"${{HW_{name.upper()}}}"')
+    assert '--run-id "${HW_RUN_ID}" --task-id "${HW_TASK_ID}"' in script
+    filled = cmd.substitute(run_id="sfn-1", task_id=None)
+    assert filled.argv()[-2:] == ["--run-id", "sfn-1"] and filled.placeholders() == []
+    assert cmd.for_host(1, 2).options["host_index"] == 1
