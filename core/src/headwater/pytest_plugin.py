@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from headwater.testing import FlowResult, run_flow, write_flow
 
 
 @pytest.fixture
-def headwater_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def headwater_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A folder with its own datastore, config home and working directory.
 
     Third-party plugins are not loaded, except those named in ``HEADWATER_TEST_LOAD_PLUGINS`` (a plugin's
@@ -34,12 +35,14 @@ def headwater_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HEADWATER_TEST_LOAD_PLUGINS", load_plugins)
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.chdir(tmp_path)
-    from headwater import client, config
+    from headwater import client, config, plugins
 
     monkeypatch.setattr(config, "_file_cache", {})
     monkeypatch.setattr(client.core, "_datastores", {})
     monkeypatch.setattr(client.core, "_namespace", client.core._UNSET)
-    return tmp_path
+    plugins.reset()  # plugins registered in this process by an earlier test are forgotten
+    yield tmp_path
+    plugins.reset()
 
 
 class FlowRunner:

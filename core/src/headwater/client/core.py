@@ -640,13 +640,11 @@ class Task(_ClientObject):
         attempt = self.current_attempt
         start = self._start or {}
         created = _when(start.get("started_at"))
-        found: dict[str, Any] = {"attempt": attempt}
-        for key in ("host", "pid"):
-            if key in start:
-                found[key] = start[key]
+        found: dict[str, Any] = {}
         found.update(start.get("metadata") or {})
         found.update((self._record or {}).get("metadata") or {})
         found.update(self._ds.attempt_metadata(*self._where, attempt) if self._attempts[0] or self._attempts[1] else {})
+        found.update({key: start[key] for key in ("host", "pid") if key in start}, attempt=attempt)  # the core's own
         return [Metadata(name, value, created, self) for name, value in found.items()]
 
     @property
