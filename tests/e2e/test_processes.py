@@ -317,3 +317,49 @@ class EndedFlow(FlowSpec):
     assert "the run already ended (succeeded); this attempt's result is discarded" in late.stderr, late.stderr
     ds = Run(f"EndedFlow/{result.run_id}", _namespace_check=False)._ds
     assert ds.attempt_done(result.run_id, "start", "99", 0) is None
+
+
+def test_running_out_of_file_descriptors_throttles_launches(flow_runner):
+    import resource
+
+    path = flow_runner.write(
+        """
+import time
+from headwater import FlowSpec, step
+
+class ManyFlow(FlowSpec):
+    @step
+    def start(self):
+        self.items = list(range(40))
+        self.next(self.body, foreach="items")
+
+    @step
+    def body(self):
+        time.sleep(0.2)
+        self.value = self.input * 2
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.total = sum(i.value for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+    )
+    run_id_file = path.parent / "run-id"
+    result = subprocess.run(
+        [sys.executable, str(path), "run", "--max-workers", "20", "--run-id-file", str(run_id_file)],
+        capture_output=True,
+        text=True,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64)),
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Out of file descriptors with " in result.stdout + result.stderr
+    assert "raise the limit (now 64) with `ulimit -n 4096` or lower --max-workers" in result.stdout + result.stderr
+    run = Run(f"ManyFlow/{run_id_file.read_text()}", _namespace_check=False)
+    assert run.data.total == 2 * sum(range(40))
+    assert len(list(run["body"])) == 40

@@ -316,14 +316,25 @@ def _threads_warned() -> bool:
 
 def _fork(command: TaskCommand, run_cli: CliRunner, inherited: list[int]) -> LocalTaskHandle:
     out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
+    try:
+        err_r, err_w = os.pipe()
+    except OSError:  # out of descriptors: leave none behind, the scheduler retries the launch later
+        os.close(out_r)
+        os.close(out_w)
+        raise
     parent = os.getpid()
     sys.stdout.flush()
     sys.stderr.flush()
     # Signals stay pending across fork until the child has its own handlers: the scheduler's handler,
     # copied into the child, would otherwise swallow a SIGTERM meant for the task.
     signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+        for fd in (out_r, out_w, err_r, err_w):
+            os.close(fd)
+        raise
     if pid != 0:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     else:  # the task's process
@@ -331,16 +342,18 @@ def _fork(command: TaskCommand, run_cli: CliRunner, inherited: list[int]) -> Loc
         try:
             os.setpgid(0, 0)
             _die_with_parent(parent)
-            devnull = os.open(os.devnull, os.O_RDONLY)
-            os.dup2(devnull, 0)
             os.dup2(out_w, 1)
             os.dup2(err_w, 2)
-            os.close(devnull)
             for fd in (out_r, out_w, err_r, err_w, *inherited):
                 try:
                     os.close(fd)
                 except OSError:
                     pass
+            # Opened once the inherited descriptors are closed: the scheduler may have used up its limit.
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            if devnull != 0:
+                os.dup2(devnull, 0)
+                os.close(devnull)
             _reset_child_state()
             signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
             os.environ.update(command.env)
