@@ -359,7 +359,21 @@ class ManyFlow(FlowSpec):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Out of file descriptors with " in result.stdout + result.stderr
-    assert "raise the limit (now 64) with `ulimit -n 4096` or lower --max-workers" in result.stdout + result.stderr
+    assert "raise the limit (now 64) with `ulimit -n 4096` or lower --max-workers." in result.stdout + result.stderr
     run = Run(f"ManyFlow/{run_id_file.read_text()}", _namespace_check=False)
     assert run.data.total == 2 * sum(range(40))
     assert len(list(run["body"])) == 40
+
+    # So few descriptors that not even one task can start: the run fails, saying what to do.
+    starved = subprocess.run(
+        [sys.executable, str(path), "run", "--max-workers", "20"],
+        capture_output=True,
+        text=True,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (8, 8)),
+        timeout=300,
+    )
+    assert starved.returncode == 1, starved.stdout + starved.stderr
+    assert (
+        "The task could not be started: OSError: [Errno 24] Too many open files. Each running task holds 3 of the "
+        "runtime's open files; raise the limit (now 8) with `ulimit -n 4096` or lower --max-workers.\n"
+    ) in starved.stdout + starved.stderr

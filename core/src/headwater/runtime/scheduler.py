@@ -75,7 +75,7 @@ def _descriptors_advice() -> str:
         limit = ""
     return (
         f"Each running task holds 3 of the runtime's open files; raise the limit{limit} with `ulimit -n 4096` "
-        "or lower --max-workers."
+        "or lower --max-workers"
     )
 
 
@@ -365,7 +365,7 @@ class Scheduler:
             self.fd_warned = True
             self.display.info(
                 f"Out of file descriptors with {len(self.workers)} task{'s' if len(self.workers) != 1 else ''} "
-                "running: more start as running ones end. " + _descriptors_advice()
+                "running: more start as running ones end. " + _descriptors_advice() + "."
             )
 
     # -- output ---------------------------------------------------------------------------------------------
