@@ -290,6 +290,20 @@ def test_killed_runtime_takes_every_process_of_the_run_along(leaver, monkeypatch
     assert killed.status == "stopped"
 
 
+def test_a_task_told_to_stop_does_not_commit_even_if_it_ignores_sigterm(leaver, monkeypatch):
+    path, markers = leaver
+    monkeypatch.setenv("MODE", "ignore")
+    proc, run_id = start(path)
+    wait_for(lambda: (markers / "started-0").exists() and (markers / "started-1").exists(), what="two tasks")
+    proc.send_signal(signal.SIGINT)  # the tasks ignore the SIGTERM that follows; they finish within the grace
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, output
+    assert output.count("the runtime told it to stop; this attempt's result is discarded") == 2, output
+    run = Run(f"LeaverFlow/{run_id}", _namespace_check=False)
+    assert [t.successful for t in run["body"]] == [False, False]
+    assert run.status == "interrupted"
+
+
 def test_nothing_commits_into_a_run_that_has_ended(flow_runner):
     path = flow_runner.write(
         """

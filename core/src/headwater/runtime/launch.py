@@ -38,13 +38,18 @@ _PR_SET_CHILD_SUBREAPER = 36
 #: Sent by Linux to a forked task when the scheduler dies. Not SIGTERM, which a step may ignore: a
 #: real-time signal no library uses, whose handler takes the task's whole group down.
 _ORPHANED: int = signal.SIGRTMIN + 3 if hasattr(signal, "SIGRTMIN") else signal.SIGTERM
+#: Sent to a forked task (not its group) with the scheduler's SIGTERM: a step may ignore SIGTERM, but a task
+#: told to stop must not commit (``told_to_stop``).
+_TOLD_TO_STOP: int = signal.SIGRTMIN + 4 if hasattr(signal, "SIGRTMIN") else 0
+#: True in a task once the scheduler has asked it to stop.
+told_to_stop = False
 #: Seconds the processes a step left behind get to exit after SIGTERM before they are killed.
 DESCENDANTS_GRACE = 2.0
 #: Tells the task which process runs its run, so it does not commit once that process is gone.
 RUNTIME_PID_ENV = "HEADWATER_RUNTIME_PID"
 _prctl: Any = None
 _fflush: Any = None
-_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGCHLD}
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGCHLD} | ({_TOLD_TO_STOP} if _TOLD_TO_STOP else set())
 
 
 def warm_up() -> None:
@@ -96,12 +101,18 @@ def _die_with_parent(parent: int) -> None:
     try:
         # Orphans of the step re-parent to the task, so it can end them (``_end_descendants``).
         _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+        signal.signal(_TOLD_TO_STOP, _stop_requested)
         signal.signal(_ORPHANED, _orphaned)
         _prctl(_PR_SET_PDEATHSIG, _ORPHANED)
     except Exception:
         return
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(143)
+
+
+def _stop_requested(signum: int, frame: Any) -> None:
+    global told_to_stop
+    told_to_stop = True
 
 
 def _orphaned(signum: int, frame: Any) -> None:
@@ -260,6 +271,11 @@ class LocalTaskHandle(TaskHandle):
             return True
 
     def kill(self, force: bool = False) -> None:
+        if not force and self.popen is None and _TOLD_TO_STOP and _prctl:  # (the handler exists: see _fork)
+            try:
+                os.kill(self.pid, _TOLD_TO_STOP)
+            except OSError:
+                pass
         sig = signal.SIGKILL if force else signal.SIGTERM
         try:
             os.killpg(self.pid, sig)

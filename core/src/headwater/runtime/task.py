@@ -420,11 +420,15 @@ class TaskContext:
 
         A step that ignores SIGTERM can outlive a stop; committing afterwards would change a finished run.
         """
+        from headwater.runtime import launch
+
         end = self.datastore.run_end(self.run_id)
         if end is not None:
             why = f"the run already ended ({end.get('reason') or end['status']})"
         elif not _runtime_alive():
             why = "the runtime that started it is gone"
+        elif launch.told_to_stop:
+            why = "the runtime told it to stop"
         else:
             return False
         sys.stderr.write(f"headwater: {self.pathspec}: {why}; this attempt's result is discarded.\n")
