@@ -4,8 +4,10 @@ A command that keeps this interpreter and flow file runs in a child *forked* fro
 which has already imported Headwater, the flow and the flow's own imports: the child parses the same
 command line the flow CLI would and runs it, so it does exactly what ``python flow.py step ...`` does,
 in milliseconds. Any other command (another interpreter, a wrapper) is started as a new process. Each
-task gets its own process group, so Ctrl-C reaches only the scheduler, which then stops the tasks itself,
-and on Linux each forked task dies with the scheduler if the scheduler is killed.
+task gets its own process group, so Ctrl-C reaches only the scheduler, which then stops the tasks itself.
+No process of a run outlives it: a forked task is the subreaper of what its step starts and ends all of it
+before it exits; on Linux it also takes its whole group down if the scheduler is killed; and when the
+scheduler reaps a task it kills whatever is left in the task's group.
 """
 
 from __future__ import annotations
@@ -32,9 +34,22 @@ UNKNOWN_STATUS = 10_000
 CliRunner = Callable[[list[str]], int]
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+#: Sent by Linux to a forked task when the scheduler dies. Not SIGTERM, which a step may ignore: a
+#: real-time signal no library uses, whose handler takes the task's whole group down.
+_ORPHANED: int = signal.SIGRTMIN + 3 if hasattr(signal, "SIGRTMIN") else signal.SIGTERM
+#: Sent to a forked task (not its group) with the scheduler's SIGTERM: a step may ignore SIGTERM, but a task
+#: told to stop must not commit (``told_to_stop``).
+_TOLD_TO_STOP: int = signal.SIGRTMIN + 4 if hasattr(signal, "SIGRTMIN") else 0
+#: True in a task once the scheduler has asked it to stop.
+told_to_stop = False
+#: Seconds the processes a step left behind get to exit after SIGTERM before they are killed.
+DESCENDANTS_GRACE = 2.0
+#: Tells the task which process runs its run, so it does not commit once that process is gone.
+RUNTIME_PID_ENV = "HEADWATER_RUNTIME_PID"
 _prctl: Any = None
 _fflush: Any = None
-_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGCHLD}
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGCHLD} | ({_TOLD_TO_STOP} if _TOLD_TO_STOP else set())
 
 
 def warm_up() -> None:
@@ -80,15 +95,86 @@ def os_threads() -> int:
 
 
 def _die_with_parent(parent: int) -> None:
-    """Ask Linux to send SIGTERM to this process when the scheduler dies (no-op elsewhere)."""
+    """On Linux: be told when the scheduler dies, and adopt whatever the step orphans (no-op elsewhere)."""
     if not _prctl:
         return
     try:
-        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        # Orphans of the step re-parent to the task, so it can end them (``_end_descendants``).
+        _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+        signal.signal(_TOLD_TO_STOP, _stop_requested)
+        signal.signal(_ORPHANED, _orphaned)
+        _prctl(_PR_SET_PDEATHSIG, _ORPHANED)
     except Exception:
         return
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(143)
+
+
+def _stop_requested(signum: int, frame: Any) -> None:
+    global told_to_stop
+    told_to_stop = True
+
+
+def _orphaned(signum: int, frame: Any) -> None:
+    """The scheduler died: nobody will commit this task. End the step's processes, then this one."""
+    try:
+        _end_descendants(DESCENDANTS_GRACE)
+    finally:
+        try:
+            os.killpg(0, signal.SIGKILL)  # the task itself, and any member of its group left
+        finally:
+            os._exit(137)
+
+
+def _children() -> list[int]:
+    """This process's children, from ``/proc`` (every thread's), as a subreaper sees them."""
+    pids: list[int] = []
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/children") as f:
+                pids += [int(p) for p in f.read().split()]
+    except OSError:
+        pass
+    return pids
+
+
+def _has_children() -> bool:
+    """Reap the children that ended; True while any is left (one ``waitpid`` when there is none)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return False
+        if pid == 0:
+            return True
+
+
+def _end_descendants(grace: float) -> None:
+    """End every process the step started that still runs: SIGTERM, then SIGKILL after ``grace`` seconds.
+
+    Called by a forked task as it exits. As the subreaper of its step, every process the step left behind
+    is a child of the task or a descendant of one, so having no children means having nothing to end.
+    """
+    if not _has_children():
+        return
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the group's SIGTERM is for the step's processes
+    for pid in [0, *_children()]:  # the group, and children that left it (a new session)
+        try:
+            os.killpg(0, signal.SIGTERM) if pid == 0 else os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    deadline = time.monotonic() + grace
+    while _has_children() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    deadline = time.monotonic() + 5.0
+    while _has_children() and time.monotonic() < deadline:
+        # Killing a child re-parents its own children to this process: the next round kills those.
+        for pid in _children():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.01)
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -155,6 +241,13 @@ class LocalTaskHandle(TaskHandle):
         """The exit status once the process has ended (negative: killed by that signal), else None."""
         if self.returncode is not None:
             return self.returncode
+        if not self._ended():
+            return None
+        # Ended but not reaped yet, so its pid cannot name another process group: end what is left in it.
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
         if self.popen is not None:
             self.returncode = self.popen.poll()
             return self.returncode
@@ -168,7 +261,21 @@ class LocalTaskHandle(TaskHandle):
         self.returncode = os.waitstatus_to_exitcode(status)
         return self.returncode
 
+    def _ended(self) -> bool:
+        """True once the process has exited (it stays a zombie, unreaped, until ``poll`` reaps it)."""
+        if not hasattr(os, "waitid"):
+            return True
+        try:
+            return os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        except ChildProcessError:
+            return True
+
     def kill(self, force: bool = False) -> None:
+        if not force and self.popen is None and _TOLD_TO_STOP and _prctl:  # (the handler exists: see _fork)
+            try:
+                os.kill(self.pid, _TOLD_TO_STOP)
+            except OSError:
+                pass
         sig = signal.SIGKILL if force else signal.SIGTERM
         try:
             os.killpg(self.pid, sig)
@@ -225,14 +332,25 @@ def _threads_warned() -> bool:
 
 def _fork(command: TaskCommand, run_cli: CliRunner, inherited: list[int]) -> LocalTaskHandle:
     out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
+    try:
+        err_r, err_w = os.pipe()
+    except OSError:  # out of descriptors: leave none behind, the scheduler retries the launch later
+        os.close(out_r)
+        os.close(out_w)
+        raise
     parent = os.getpid()
     sys.stdout.flush()
     sys.stderr.flush()
     # Signals stay pending across fork until the child has its own handlers: the scheduler's handler,
     # copied into the child, would otherwise swallow a SIGTERM meant for the task.
     signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+        for fd in (out_r, out_w, err_r, err_w):
+            os.close(fd)
+        raise
     if pid != 0:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     else:  # the task's process
@@ -240,19 +358,22 @@ def _fork(command: TaskCommand, run_cli: CliRunner, inherited: list[int]) -> Loc
         try:
             os.setpgid(0, 0)
             _die_with_parent(parent)
-            devnull = os.open(os.devnull, os.O_RDONLY)
-            os.dup2(devnull, 0)
             os.dup2(out_w, 1)
             os.dup2(err_w, 2)
-            os.close(devnull)
             for fd in (out_r, out_w, err_r, err_w, *inherited):
                 try:
                     os.close(fd)
                 except OSError:
                     pass
+            # Opened once the inherited descriptors are closed: the scheduler may have used up its limit.
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            if devnull != 0:
+                os.dup2(devnull, 0)
+                os.close(devnull)
             _reset_child_state()
             signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
             os.environ.update(command.env)
+            os.environ[RUNTIME_PID_ENV] = str(parent)
             code = run_cli(command.args())
             _finish_like_an_interpreter()
         except SystemExit as e:
@@ -266,6 +387,7 @@ def _fork(command: TaskCommand, run_cli: CliRunner, inherited: list[int]) -> Loc
             code = 1
         finally:
             try:
+                _end_descendants(DESCENDANTS_GRACE)
                 sys.stdout.flush()
                 sys.stderr.flush()
                 if _fflush:
@@ -294,7 +416,7 @@ def _finish_like_an_interpreter() -> None:
 
 
 def _spawn(command: TaskCommand) -> LocalTaskHandle:
-    env = {**os.environ, **command.env, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, **command.env, "PYTHONUNBUFFERED": "1", RUNTIME_PID_ENV: str(os.getpid())}
     argv = command.argv()
     if command.bootstrap:  # the environment's or a plugin's preparation first, in one shell
         argv = ["/bin/sh", "-c", command.shell()]

@@ -14,6 +14,7 @@ has other threads running is unsafe.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import selectors
 import signal
@@ -62,6 +63,23 @@ def _exit_reason(code: int | None) -> str:
     if code == 0:
         return "the task's process exited before committing its result (did the step call os._exit?)"
     return f"the task's process exited with status {code} before committing its result"
+
+
+def _out_of_descriptors(error: BaseException) -> bool:
+    return isinstance(error, OSError) and error.errno in (errno.EMFILE, errno.ENFILE)
+
+
+def _descriptors_advice() -> str:
+    try:
+        import resource
+
+        limit = f" (now {resource.getrlimit(resource.RLIMIT_NOFILE)[0]})"
+    except (ImportError, OSError, ValueError):
+        limit = ""
+    return (
+        f"Each running task holds 3 of the runtime's open files; raise the limit{limit} with `ulimit -n 4096` "
+        "or lower --max-workers"
+    )
 
 
 class Worker:
@@ -156,6 +174,9 @@ class Scheduler:
         self.launched: dict[str, PendingTask] = {}
         self.interrupts = 0
         self.wake_fds: list[int] = []
+        #: A launch ran out of file descriptors: no more launches until a running task ends.
+        self.fd_starved = False
+        self.fd_warned = False
         warm_up()
         configure(run_cli, self._inherited_fds)
 
@@ -251,7 +272,7 @@ class Scheduler:
             deadline = self._deadline(worker)
             if deadline is not None:
                 timeout = min(timeout, max(0.0, deadline - now))
-        if self.queue and len(self.workers) < self.max_workers:
+        if self.queue and len(self.workers) < self.max_workers and not self.fd_starved:
             timeout = 0.0
         return timeout
 
@@ -305,7 +326,7 @@ class Scheduler:
             ready = [t for t in self.delayed if t.not_before <= now]
             self.delayed = [t for t in self.delayed if t.not_before > now]
             self.queue.extendleft(reversed(ready))
-        while self.queue and len(self.workers) < self.max_workers and not self.stopping:
+        while self.queue and len(self.workers) < self.max_workers and not self.stopping and not self.fd_starved:
             task = self.queue.popleft()
             if self._clonable(task):
                 self._clone(task)
@@ -330,6 +351,9 @@ class Scheduler:
             if not isinstance(handle, TaskHandle):
                 raise TypeError(f"launch_task returned {handle!r}, not a TaskHandle")
         except Exception as e:  # a plugin refused the launch, or the OS did: this attempt fails
+            if _out_of_descriptors(e) and self.workers:
+                self._wait_for_descriptors(task)
+                return
             self.launched[task.task_id] = task
             self.progress[task.step].queued -= 1
             self.progress[task.step].running += 1
@@ -338,6 +362,8 @@ class Scheduler:
                 reason = f"the task could not be started: {said[:-1]}"
             else:
                 reason = f"the task could not be started: {type(e).__name__}: {e}"
+            if _out_of_descriptors(e):
+                reason += f". {_descriptors_advice()}"
             self._after_attempt(attempt, self._record_failure(attempt, time.time(), reason, None))
             return
         worker = Worker(self.next_worker, attempt, handle)
@@ -355,6 +381,17 @@ class Scheduler:
             progress.first_start = worker.started
         if handle.state != worker.state:  # a job that starts out queued says so at once
             self._follow_states()
+
+    def _wait_for_descriptors(self, task: PendingTask) -> None:
+        """Out of file descriptors: launch ``task`` again once a running task has ended and freed some."""
+        self.queue.appendleft(task)
+        self.fd_starved = True
+        if not self.fd_warned:
+            self.fd_warned = True
+            self.display.info(
+                f"Out of file descriptors with {len(self.workers)} task{'s' if len(self.workers) != 1 else ''} "
+                "running: more start as running ones end. " + _descriptors_advice() + "."
+            )
 
     # -- output ---------------------------------------------------------------------------------------------
 
@@ -435,6 +472,7 @@ class Scheduler:
         except Exception:
             pass
         del self.workers[worker.key]
+        self.fd_starved = False  # its descriptors are free again
         self._finish(worker, code)
 
     def _record_failure(self, attempt: TaskAttempt, started: float, reason: str, code: int | None) -> dict[str, Any]:

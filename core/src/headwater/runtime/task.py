@@ -438,6 +438,9 @@ class TaskContext:
             _notify(hook.after_task, task=self, succeeded=True)
             current._clear()
             return True
+        if self._run_is_over():
+            current._clear()
+            return False
         if not self.datastore.write_attempt_done(self.run_id, self.node.name, self.task_id, self.attempt, record):
             raise DatastoreError(
                 f"{self.pathspec}, {attempt_label(self.attempt)}, was already committed; this run of it is discarded.",
@@ -447,6 +450,25 @@ class TaskContext:
             self._finish_external_run()
         _notify(hook.after_task, task=self, succeeded=True)
         current._clear()
+        return True
+
+    def _run_is_over(self) -> bool:
+        """True (and a message) when the run ended or its runtime is gone: nothing may commit into it then.
+
+        A step that ignores SIGTERM can outlive a stop; committing afterwards would change a finished run.
+        """
+        from headwater.runtime import launch
+
+        end = self.datastore.run_end(self.run_id)
+        if end is not None:
+            why = f"the run already ended ({end.get('reason') or end['status']})"
+        elif not _runtime_alive():
+            why = "the runtime that started it is gone"
+        elif launch.told_to_stop:
+            why = "the runtime told it to stop"
+        else:
+            return False
+        sys.stderr.write(f"headwater: {self.pathspec}: {why}; this attempt's result is discarded.\n")
         return True
 
     def _finish_external_run(self) -> None:
@@ -529,7 +551,7 @@ class TaskContext:
         }
         if self.host_index > 0:
             self._commit_host(record)
-        else:
+        elif not self._run_is_over():
             self.datastore.write_attempt_done(self.run_id, self.node.name, self.task_id, self.attempt, record)
         if os.environ.get("HEADWATER_TASK_ERRORS") != "record":
             sys.stderr.write(info["report"])
@@ -584,6 +606,22 @@ def _item_at(values: Any, index: int) -> Any:
         if position == index:
             return item
     return None
+
+
+def _runtime_alive() -> bool:
+    """Whether the runtime process that launched this task still runs (True when none did: a deployed run)."""
+    from headwater.runtime.launch import RUNTIME_PID_ENV
+
+    pid = os.environ.get(RUNTIME_PID_ENV, "")
+    if not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass
+    return True
 
 
 def _raise_open_file_limit() -> None:
