@@ -89,6 +89,10 @@ class JobHandle(TaskHandle):
         return chunks
 
     def poll(self):
+        failures = int(os.environ.get("HWTEST_POLL_FAILS", "0"))
+        self.polls = getattr(self, "polls", 0) + 1
+        if self.polls <= failures:
+            raise ConnectionError("throttled by the job API")
         if self.cancelled and not self.procs:  # terminated while it waited in the queue
             self.reason = f"job {self.job_id} was terminated while queued"
             return 143
@@ -470,3 +474,15 @@ def test_registering_a_plugin_rebuilds_the_flow_cli(tmp_path, monkeypatch):
     finally:
         plugins.unregister_plugin(name)
         plugins.reset()
+
+
+def test_a_launcher_whose_poll_fails_fails_its_attempt_not_the_run(flow_runner, remote_plugin):
+    path = flow_runner.write(REMOTE_FLOW)
+    flaky = flow_runner.run(path, "run", env={"HWTEST_POLL_FAILS": "3"})  # a throttled API, for a while
+    assert flaky.returncode == 0, flaky.output
+    lost = flow_runner.run(path, "run", env={"HWTEST_POLL_FAILS": "1000"})
+    assert lost.returncode == 1
+    assert "Traceback" not in lost.output
+    far = lost.run["far"].task
+    assert far.exception.message == "its launcher lost track of it: ConnectionError: throttled by the job API"
+    assert lost.run.status == "failed"

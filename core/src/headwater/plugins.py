@@ -394,6 +394,9 @@ def _each(hook_name: str, kwargs: dict[str, Any], warn_only: bool, errors: list[
         except HeadwaterError:
             raise
         except Exception as e:
+            info = _state.infos.get(impl.plugin_name) if _state is not None else None
+            if info is not None and info.builtin:  # the core itself (an OS error, or a bug): as it is
+                raise
             message = f"Plugin {impl.plugin_name!r} failed in its {hook_name} hook: {type(e).__name__}: {e}"
             hint = f"Update or fix the plugin, or switch it off with HEADWATER_DISABLE_PLUGINS={impl.plugin_name}."
             if warn_only:

@@ -32,11 +32,13 @@ from headwater.runtime.command import step_policy, task_command
 from headwater.runtime.context import RunContext, TaskAttempt
 from headwater.runtime.display import PlainDisplay, RunSummary, StepProgress
 from headwater.runtime.handle import TaskHandle
-from headwater.runtime.launch import UNKNOWN_STATUS, CliRunner, configure, warm_up
+from headwater.runtime.launch import UNKNOWN_STATUS, CliRunner, LocalTaskHandle, configure, warm_up
 from headwater.runtime.resume import ClonePlan, TaskKey
 
 #: Seconds a stopped task gets to exit after SIGTERM before it is killed.
 STOP_GRACE = 5.0
+#: Consecutive failed polls of a launcher's handle after which its attempt is given up.
+HANDLE_FAILURES = 5
 
 
 @dataclass
@@ -97,6 +99,9 @@ class Worker:
         self.kill_sent: float | None = None
         #: The launcher's state last shown ("running" for a local process, which is never announced).
         self.state = "running"
+        self.poll_failures = 0
+        #: The launcher's metadata as last recorded (written at launch, and again at the end if it grew).
+        self.metadata_written: dict[str, Any] = {}
         self.partial = {"stdout": b"", "stderr": b""}
         self.logs: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
         self.log_sizes = {"stdout": 0, "stderr": 0}
@@ -130,6 +135,28 @@ class Worker:
             import sys
 
             sys.stderr.write(f"headwater: warning: stopping {self.prefix} failed: {type(e).__name__}: {e}\n")
+
+    def poll(self) -> int | None:
+        """The handle's exit status; a handle that keeps failing ends the attempt (it is retried as its
+        policy allows) instead of the run: a throttled API call must not take the runtime down."""
+        try:
+            code = self.handle.poll()
+        except Exception as e:
+            self.poll_failures += 1
+            if self.poll_failures < HANDLE_FAILURES:
+                return None
+            self.kill_reason = f"its launcher lost track of it: {type(e).__name__}: {e}"
+            self.stop(force=True)
+            return UNKNOWN_STATUS
+        self.poll_failures = 0
+        return code
+
+    @property
+    def handle_state(self) -> str:
+        try:
+            return str(self.handle.state)
+        except Exception:
+            return self.state
 
 
 class Scheduler:
@@ -242,10 +269,9 @@ class Scheduler:
         self.selector.register(wake_r, selectors.EVENT_READ, ("signal", None, None))
 
         def handler(signum: int, frame: Any) -> None:
+            # Only a flag: the loop stops the tasks (a launcher's kill may be a network call, never run
+            # inside a signal handler). A second Ctrl-C makes the stop immediate (see _stop_all).
             self.interrupts += 1
-            if self.interrupts > 1:  # a second Ctrl-C: kill at once
-                for worker in self.workers.values():
-                    worker.stop(force=True)
 
         self.wake_fds = [wake_r, wake_w]
         previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -264,7 +290,7 @@ class Scheduler:
         now = time.time()
         timeout = self.display.refresh_interval or 1.0
         for worker in self.workers.values():
-            if worker.exit_fd is None:
+            if worker.exit_fd is None or not worker.fds:
                 timeout = min(timeout, max(0.0, worker.next_poll - now))
         for task in self.delayed:
             timeout = min(timeout, max(0.0, task.not_before - now))
@@ -293,10 +319,10 @@ class Scheduler:
         for worker in list(self.workers.values()):
             if worker in exited:
                 self._reap(worker)
-            elif worker.exit_fd is None and now >= worker.next_poll:
+            elif (worker.exit_fd is None or not worker.fds) and now >= worker.next_poll:
                 worker.next_poll = now + worker.handle.poll_interval
-                self._take_output(worker)
-                if worker.handle.poll() is not None:
+                self._take_output(worker)  # a handle without pipes hands its output over here
+                if worker.exit_fd is None and worker.poll() is not None:
                     self._reap(worker)
 
     def _follow_states(self) -> None:
@@ -304,7 +330,7 @@ class Scheduler:
         for progress in self.progress.values():
             progress.states.clear()
         for worker in self.workers.values():
-            state = worker.handle.state
+            state = worker.handle_state
             if state != worker.state:
                 worker.state = state
                 self.display.task_state(worker.prefix, state)
@@ -366,14 +392,21 @@ class Scheduler:
                 reason += f". {_descriptors_advice()}"
             self._after_attempt(attempt, self._record_failure(attempt, time.time(), reason, None))
             return
-        worker = Worker(self.next_worker, attempt, handle)
-        self.next_worker += 1
-        self.workers[worker.key] = worker
+        try:
+            worker = self._follow(attempt, handle)
+        except Exception as e:  # a handle that cannot be followed: stop what it started, fail the attempt
+            try:
+                handle.kill(True)
+                handle.close()
+            except Exception:
+                pass
+            self.launched[task.task_id] = task
+            self.progress[task.step].queued -= 1
+            self.progress[task.step].running += 1
+            reason = f"the task was started but cannot be followed: {type(e).__name__}: {e}"
+            self._after_attempt(attempt, self._record_failure(attempt, time.time(), reason, None))
+            return
         self.launched[task.task_id] = task
-        for stream, fd in worker.fds.items():
-            self.selector.register(fd, selectors.EVENT_READ, ("read", worker, stream))
-        if worker.exit_fd is not None:
-            self.selector.register(worker.exit_fd, selectors.EVENT_READ, ("exit", worker, None))
         progress = self.progress[task.step]
         progress.queued -= 1
         progress.running += 1
@@ -381,6 +414,33 @@ class Scheduler:
             progress.first_start = worker.started
         if handle.state != worker.state:  # a job that starts out queued says so at once
             self._follow_states()
+
+    def _follow(self, attempt: TaskAttempt, handle: TaskHandle) -> Worker:
+        """Register a launched attempt's descriptors and record what its launcher knows so far."""
+        worker = Worker(self.next_worker, attempt, handle)
+        registered: list[int] = []
+        try:
+            for stream, fd in worker.fds.items():
+                self.selector.register(fd, selectors.EVENT_READ, ("read", worker, stream))
+                registered.append(fd)
+            if worker.exit_fd is not None:
+                self.selector.register(worker.exit_fd, selectors.EVENT_READ, ("exit", worker, None))
+                registered.append(worker.exit_fd)
+        except Exception:
+            for fd in registered:
+                self.selector.unregister(fd)
+            raise
+        self.next_worker += 1
+        self.workers[worker.key] = worker
+        self._record_metadata(worker)  # a job id is known from the start: a killed runtime still leaves it
+        return worker
+
+    def _record_metadata(self, worker: Worker) -> None:
+        metadata = dict(worker.handle.metadata)
+        if metadata and metadata != worker.metadata_written:
+            a = worker.attempt
+            self.datastore.write_attempt_metadata(self.run_id, a.step.name, a.task_id, a.attempt, metadata)
+            worker.metadata_written = metadata
 
     def _wait_for_descriptors(self, task: PendingTask) -> None:
         """Out of file descriptors: launch ``task`` again once a running task has ended and freed some."""
@@ -460,13 +520,16 @@ class Scheduler:
     # -- outcomes -------------------------------------------------------------------------------------------
 
     def _reap(self, worker: Worker) -> None:
-        self._drain(worker)
         if worker.exit_fd is not None:
             self.selector.unregister(worker.exit_fd)
-        code = worker.handle.poll()
+        code = worker.poll()
+        if code is None and not isinstance(worker.handle, LocalTaskHandle):
+            worker.exit_fd = None  # a plugin's exit descriptor fired early: poll it as usual from now on
+            return
         while code is None:  # the pidfd said it exited; waitpid may lag by a moment
             time.sleep(0.001)
-            code = worker.handle.poll()
+            code = worker.poll()
+        self._drain(worker)
         try:
             worker.handle.close()
         except Exception:
@@ -502,8 +565,7 @@ class Scheduler:
         attempt = worker.attempt
         run_id, step, task_id = self.run_id, attempt.step.name, attempt.task_id
         record = self.datastore.attempt_done(run_id, step, task_id, attempt.attempt)
-        if worker.handle.metadata:
-            self.datastore.write_attempt_metadata(run_id, step, task_id, attempt.attempt, worker.handle.metadata)
+        self._record_metadata(worker)
         if record is None:
             reason = worker.kill_reason or worker.handle.reason or _exit_reason(code)
             record = self._record_failure(attempt, worker.started, reason, code)
@@ -700,6 +762,28 @@ class Scheduler:
                 worker.stop(force=True)
                 worker.kill_sent = -1.0  # killed: no deadline any more
 
+    def _abandon(self, workers: list[Worker]) -> None:
+        """Attempts that would not stop: release what they hold and record them as failed."""
+        self.display.warning(f"Could not stop: {', '.join(w.prefix for w in workers)}.")
+        for worker in workers:
+            for fd in [*worker.fds.values(), *([worker.exit_fd] if worker.exit_fd is not None else [])]:
+                try:
+                    self.selector.unregister(fd)
+                except (KeyError, ValueError):
+                    pass
+            for fd in worker.fds.values():  # the output pipes are the scheduler's (see TaskHandle.output_fds)
+                os.close(fd)
+            worker.fds.clear()
+            try:
+                worker.handle.close()
+            except Exception:
+                pass
+            del self.workers[worker.key]
+            a = worker.attempt
+            if self.datastore.attempt_done(self.run_id, a.step.name, a.task_id, a.attempt) is None:
+                reason = (worker.kill_reason or "the task was stopped") + "; it did not stop and was abandoned"
+                self._record_failure(a, worker.started, reason, None)
+
     def _stop_all(self, reason: str) -> None:
         """Stop every running task (SIGTERM, then SIGKILL after a grace period) and record them as failed."""
         self.stopping = True
@@ -713,20 +797,19 @@ class Scheduler:
             worker.stop()
         give_up = time.time() + STOP_GRACE
         killed = False
-        while self.workers:  # a second Ctrl-C kills at once (see _catch_signals)
+        while self.workers:
             now = time.time()
-            if now > give_up and not killed:
+            if (now > give_up or self.interrupts > 1) and not killed:  # a second Ctrl-C kills at once
                 for worker in self.workers.values():
                     worker.stop(force=True)
                 killed = True
             if now > give_up + STOP_GRACE:  # killed and still not gone: never hang the runtime on it
-                self.display.warning(f"Could not stop: {', '.join(w.prefix for w in self.workers.values())}.")
-                self.workers.clear()
+                self._abandon(list(self.workers.values()))
                 break
             try:
                 self._wait(0.05)
                 for worker in list(self.workers.values()):  # whatever the selector missed
-                    if worker.handle.poll() is not None:
+                    if worker.exit_fd is not None and worker.poll() is not None:
                         self._reap(worker)
             except Exception as e:  # the runtime failing while it stops: keep stopping the rest
                 self.display.warning(f"headwater: error while stopping tasks: {type(e).__name__}: {e}")
