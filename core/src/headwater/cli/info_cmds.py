@@ -28,7 +28,7 @@ def show(state: Any) -> int:
     # a graph with problems is still drawn: seeing it is often how the user finds the mistake
     graph = state.graph(lint=False)
     try:
-        lint.lint(graph, state.flow)
+        lint.lint(graph, state.flow, options=state.options)
         problems = None
     except GraphError as e:
         problems = e

@@ -171,9 +171,6 @@ class Scheduler:
         max_log_size: int,
         clone_plan: ClonePlan | None = None,
     ) -> None:
-        from headwater.plugins import hook
-
-        self.hook = hook()
         assert run.run_id is not None, "the run record exists before tasks are scheduled"
         self.run = run
         self.run_id: str = run.run_id
