@@ -24,7 +24,7 @@ import tempfile
 
 import click
 
-from headwater.plugin import deployment, hookimpl, init_run, read_transition, task_command_template
+from headwater.plugin import START_INPUT, deployment, hookimpl, init_run, read_transition, task_command_template
 
 
 def orchestrate(state, run_id):
@@ -33,7 +33,7 @@ def orchestrate(state, run_id):
     templates = {node.name: task_command_template(run, node) for node in graph}
     init_run(state, run_id, {}, ["replayed"], code_key=run.code_package)
     ids = itertools.count(1)
-    queue = [("start", ["_parameters/0"], None)]
+    queue = [("start", [START_INPUT], None)]
     joins = {}
     env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
     while queue:

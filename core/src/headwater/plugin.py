@@ -12,7 +12,8 @@ nothing until a name is used.
   ``TaskCommand`` and ``task_command`` (the command of an attempt, here or in a container),
   ``TaskHandle`` (what ``launch_task`` returns), ``FlowCLIState`` (``click.pass_obj`` in flow commands).
 - Deployers: ``deployment``, ``task_command_template``, ``Placeholder``, ``PLACEHOLDERS``, ``init_run``,
-  ``finish_run``, ``read_transition``, ``Transition``, ``encode_input_paths``, ``decode_input_paths``.
+  ``finish_run``, ``read_transition``, ``Transition``, ``START_INPUT``, ``encode_input_paths``,
+  ``decode_input_paths``, ``flow_parameters`` and ``Parameter`` (a state machine's input schema).
 - Storage and data: ``StorageBackend``, ``Serializer``, ``FlowDatastore``, ``artifact_file``.
 - Environments: ``Environment``.
 - Configuration and errors: ``config_value``, ``username``, ``HeadwaterError`` and its subclasses.
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     )
     from headwater.graph import FlowGraph, StepNode
     from headwater.hookspecs import hookimpl
+    from headwater.parameters import Parameter, flow_parameters
     from headwater.runtime.command import step_policy, task_command, task_command_template
     from headwater.runtime.context import (
         PLACEHOLDERS,
@@ -93,10 +95,13 @@ _EXPORTS = {
     "Serializer": "headwater.datastore.serializers",
     "FlowDatastore": "headwater.datastore.records",
     "Environment": "headwater.environments",
+    "Parameter": "headwater.parameters",
+    "flow_parameters": "headwater.parameters",
 }
 
 __all__ = [
     "PLACEHOLDERS",
+    "START_INPUT",
     "ConfigError",
     "DatastoreError",
     "DecoratorError",
@@ -108,6 +113,7 @@ __all__ = [
     "HeadwaterError",
     "LintProblem",
     "NotFoundError",
+    "Parameter",
     "Placeholder",
     "PluginError",
     "RunContext",
@@ -128,6 +134,7 @@ __all__ = [
     "deployment",
     "encode_input_paths",
     "finish_run",
+    "flow_parameters",
     "hookimpl",
     "init_run",
     "read_transition",
@@ -142,10 +149,15 @@ __all__ = [
 VALUES = {
     "hookimpl": "Marks a hook implementation: `@hookimpl`, `@hookimpl(tryfirst=True)`, `@hookimpl(wrapper=True)`.",
     "current": "The running task's `current`; plugins add fields with `register_current_fields`.",
+    "START_INPUT": "The input path of a run's `start` task (its parameters), for deployers: `_parameters/0`.",
     "PLACEHOLDERS": "The names a deployer fills in per task: "
     + ", ".join(("run_id", "task_id", "input_paths", "split_index", "retry_count"))
     + ".",
 }
+
+
+#: The input path of every run's ``start`` task: the parameters pseudo-task (see ``init_run``).
+START_INPUT = "_parameters/0"
 
 
 def __getattr__(name: str) -> Any:
