@@ -558,7 +558,7 @@ def test_lookup_returns_the_entry_or_lists_known_names(site: PluginSite) -> None
     error = raised.value
     assert "'nope'" in error.message
     assert error.hint is not None
-    assert "Known storage backends: local." in error.hint
+    assert "Known storage backends: local, s3." in error.hint
     assert "headwater plugins" in error.hint
 
 

@@ -37,6 +37,7 @@ ENTRY_POINT_GROUP = "headwater"
 #: The core's own plugins, registered exactly like third-party ones (built-in name -> module).
 DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
     ("local-storage", "headwater.builtins.local_storage"),
+    ("s3-storage", "headwater.builtins.s3_storage"),
     ("serializers", "headwater.builtins.serializers"),
     ("local-environment", "headwater.builtins.local_environment"),
     ("step-body", "headwater.builtins.step_body"),

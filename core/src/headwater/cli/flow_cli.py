@@ -67,8 +67,11 @@ class FlowCLIState:
             from headwater.datastore.records import FlowDatastore
             from headwater.plugins import lookup, storage_backends
 
+            given_root = self.options.get("datastore_root")
+            if self.options["datastore"] == "local" and str(given_root or "").startswith("s3://"):
+                self.options["datastore"] = "s3"  # an s3:// root alone selects the S3 datastore
             backend = lookup("datastore", self.options["datastore"], storage_backends())
-            root = self.options.get("datastore_root") or backend.default_root(self.flow_file)
+            root = given_root or backend.default_root(self.flow_file)
             if not root:
                 raise HeadwaterError(
                     f"The {self.options['datastore']} datastore needs a root.",

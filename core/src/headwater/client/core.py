@@ -87,6 +87,8 @@ def datastore_root() -> tuple[str, str]:
     kind = str(config.get("datastore"))
     root = config.get("datastore_root")
     if root:
+        if kind == "local" and str(root).startswith("s3://"):
+            kind = "s3"  # an s3:// root alone selects the S3 datastore
         return kind, str(root)
     found = config.find_upwards(os.getcwd())
     if found is None:
