@@ -101,29 +101,15 @@ def create_run(
     return datastore.create_run(record, run_id=chosen)
 
 
-def _is_live(datastore: FlowDatastore, run_id: str) -> bool:
-    """Whether the run may still be running: no end record, and its runtime process is alive here."""
-    if datastore.run_end(run_id) is not None:
-        return False
-    runtime = datastore.run_record(run_id).get("runtime") or {}
-    if runtime.get("host") != socket.gethostname() or not runtime.get("pid"):
-        return not runtime.get("pid")  # another machine, or an orchestrator: assume it runs
-    try:
-        os.kill(int(runtime["pid"]), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, ValueError):
-        return True
-    return True
-
-
 def _origin_run_id(datastore: FlowDatastore) -> str | None:
     """The run a plain ``resume`` continues: the newest complete run that is not running any more."""
+    from headwater.client.core import Run
+
     for run_id in datastore.run_ids():
         try:
-            if not _is_live(datastore, run_id):
+            if Run._from(datastore, datastore.flow_name, run_id).status != "running":
                 return run_id
-        except HeadwaterError:  # no run.json yet (being created) or damaged: not a run to resume
+        except HeadwaterError:  # damaged: not a run to resume
             continue
     return None
 
