@@ -39,6 +39,7 @@ _EXPORTS = {
     "metadata": "headwater.client",
     "get_metadata": "headwater.client",
     "default_metadata": "headwater.client",
+    "S3": "headwater.s3",
     # errors and plugins
     "HeadwaterError": "headwater.exceptions",
     "CaughtException": "headwater.exceptions",

@@ -31,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
     "max_log_size_mb": 10,
     "max_include_file_mb": 1024,
     "user": None,
+    # Where S3(run=self) keeps a run's data: s3://bucket/prefix (default: <S3 datastore root>/data).
+    "datatools_s3root": None,
 }
 
 #: Keys the configuration files may hold; a plugin that reads keys of its own adds them with ``add_keys``.

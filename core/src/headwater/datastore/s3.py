@@ -88,7 +88,7 @@ class S3Storage(StorageBackend):
 
     def _error(self, error: Exception, path: str, action: str) -> Exception:
         """A boto3 failure as a message naming the object and what to check."""
-        code = _code(error)
+        code = error_code(error)
         where = self.uri(path)
         if code in ("NoSuchBucket",):
             return DatastoreError(
@@ -119,7 +119,7 @@ class S3Storage(StorageBackend):
         try:
             s3_client().put_object(Bucket=self.bucket, Key=self._key(path), Body=body, **extra)
         except Exception as e:
-            if not overwrite and _code(e) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+            if not overwrite and error_code(e) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
                 return False
             raise self._error(e, path, "write") from None
         return True
@@ -128,7 +128,7 @@ class S3Storage(StorageBackend):
         try:
             response = s3_client().get_object(Bucket=self.bucket, Key=self._key(path))
         except Exception as e:
-            if _code(e) in ("NoSuchKey", "404", "NotFound"):
+            if error_code(e) in ("NoSuchKey", "404", "NotFound"):
                 raise FileNotFoundError(self.uri(path)) from None
             raise self._error(e, path, "read") from None
         return _Body(response["Body"])  # type: ignore[return-value]
@@ -137,7 +137,7 @@ class S3Storage(StorageBackend):
         try:
             s3_client().head_object(Bucket=self.bucket, Key=self._key(path))
         except Exception as e:
-            if _code(e) in ("NoSuchKey", "404", "NotFound"):
+            if error_code(e) in ("NoSuchKey", "404", "NotFound"):
                 return False
             raise self._error(e, path, "look up") from None
         return True
@@ -168,7 +168,7 @@ class S3Storage(StorageBackend):
         return f"s3://{self.bucket}/{key}" if key else f"s3://{self.bucket}"
 
 
-def _code(error: Exception) -> str:
+def error_code(error: Exception) -> str:
     response = getattr(error, "response", None)
     if not isinstance(response, dict):
         return ""
