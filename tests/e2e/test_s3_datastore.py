@@ -96,3 +96,74 @@ def test_the_client_reads_s3_runs_in_a_fresh_process(flow_runner, s3_root, headw
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=headwater_env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True [2, 4, 6]"
+
+
+SLOW_FLOW = """
+import os, time
+from pathlib import Path
+from headwater import FlowSpec, step
+
+class SlowCloudFlow(FlowSpec):
+    @step
+    def start(self):
+        self.items = list(range(4))
+        self.next(self.each, foreach="items")
+
+    @step
+    def each(self):
+        Path(os.environ["MARKERS"], f"started-{self.input}").write_text("1")
+        if self.input >= 2 and not os.path.exists(os.path.join(os.environ["MARKERS"], "go")):
+            time.sleep(60)  # the runtime is killed meanwhile
+        self.value = self.input * 10
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.values = [i.value for i in inputs]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+@pytest.mark.slow
+def test_two_runs_at_once_and_a_killed_runtime_resumed_on_s3(flow_runner, s3_root, headwater_env, monkeypatch):
+    import os
+    import signal
+    import time
+
+    markers = headwater_env / "markers"
+    markers.mkdir()
+    monkeypatch.setenv("MARKERS", str(markers))
+    path = flow_runner.write(SLOW_FLOW)
+    (markers / "go").write_text("1")
+    both = [
+        subprocess.Popen(
+            [sys.executable, str(path), "run"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=300)[0] for p in both]
+    assert [p.returncode for p in both] == [0, 0], outputs
+    namespace(None)
+    runs = list(Flow("SlowCloudFlow").runs())
+    assert len({r.id for r in runs}) == 2 and all(r.data is not None for r in runs)
+    assert all(r["join"].task.data.values == [0, 10, 20, 30] for r in runs)
+
+    (markers / "go").unlink()
+    for marker in markers.glob("started-*"):
+        marker.unlink()
+    proc = subprocess.Popen([sys.executable, str(path), "run"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 120
+    while not ((markers / "started-2").exists() and (markers / "started-3").exists()):
+        assert time.time() < deadline, "the slow tasks never started"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)  # the runtime dies mid-run; its tasks go with it
+    proc.wait(timeout=30)
+    (markers / "go").write_text("1")
+    resumed = flow_runner.run(path, "resume")
+    assert resumed.returncode == 0, resumed.output
+    assert resumed.run["join"].task.data.values == [0, 10, 20, 30]
+    assert "clone:  start (1 task), each (" in resumed.output  # the items that finished before the kill
