@@ -132,7 +132,8 @@ class SlowCloudFlow(FlowSpec):
 def test_two_runs_at_once_and_a_killed_runtime_resumed_on_s3(flow_runner, s3_root, headwater_env, monkeypatch):
     import os
     import signal
-    import time
+
+    from tests.e2e.test_processes import wait_for
 
     markers = headwater_env / "markers"
     markers.mkdir()
@@ -156,10 +157,7 @@ def test_two_runs_at_once_and_a_killed_runtime_resumed_on_s3(flow_runner, s3_roo
     for marker in markers.glob("started-*"):
         marker.unlink()
     proc = subprocess.Popen([sys.executable, str(path), "run"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.time() + 120
-    while not ((markers / "started-2").exists() and (markers / "started-3").exists()):
-        assert time.time() < deadline, "the slow tasks never started"
-        time.sleep(0.05)
+    wait_for(lambda: (markers / "started-2").exists() and (markers / "started-3").exists(), what="the slow tasks")
     os.kill(proc.pid, signal.SIGKILL)  # the runtime dies mid-run; its tasks go with it
     proc.wait(timeout=30)
     (markers / "go").write_text("1")

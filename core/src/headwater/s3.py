@@ -311,18 +311,8 @@ def _missing(error: Exception) -> bool:
 
 
 def _error(error: Exception, url: str, action: str) -> S3Error:
-    code = _code(error)
-    if _missing(error):
-        return S3Error(
-            f"Cannot {action} {url}: there is no such object.", "Pass return_missing=True to get it as missing."
-        )
-    if code == "NoSuchBucket":
+    from headwater.datastore.s3 import explain
+
+    if _code(error) == "NoSuchBucket":  # the URL names the bucket already
         return S3Error(f"Cannot {action} {url}: the bucket does not exist.", "Check the bucket's name.")
-    if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"):
-        return S3Error(f"Cannot {action} {url}: access denied ({code}).", "Check the credentials boto3 finds.")
-    if type(error).__name__ in ("NoCredentialsError", "PartialCredentialsError"):
-        return S3Error(
-            f"Cannot {action} {url}: no AWS credentials were found.",
-            "Configure them as boto3 expects (AWS_PROFILE, AWS_ACCESS_KEY_ID, an instance role).",
-        )
-    return S3Error(f"Cannot {action} {url}: {type(error).__name__}: {error}.")
+    return S3Error(*explain(error, url, action))

@@ -87,31 +87,7 @@ class S3Storage(StorageBackend):
         return "/".join(part for part in (self.prefix, path) if part)
 
     def _error(self, error: Exception, path: str, action: str) -> Exception:
-        """A boto3 failure as a message naming the object and what to check."""
-        code = error_code(error)
-        where = self.uri(path)
-        if code in ("NoSuchBucket",):
-            return DatastoreError(
-                f"Cannot {action} {where}: the bucket {self.bucket!r} does not exist.",
-                "Create it, or point --datastore-root (HEADWATER_DATASTORE_ROOT) at one that does.",
-            )
-        if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"):
-            return DatastoreError(
-                f"Cannot {action} {where}: access denied ({code}).",
-                "Check the AWS credentials boto3 finds (profile, AWS_ACCESS_KEY_ID) and the bucket's policy.",
-            )
-        if type(error).__name__ in ("NoCredentialsError", "PartialCredentialsError"):
-            return DatastoreError(
-                f"Cannot {action} {where}: no AWS credentials were found.",
-                "Configure them as boto3 expects: a profile (AWS_PROFILE), AWS_ACCESS_KEY_ID and "
-                "AWS_SECRET_ACCESS_KEY, or an instance role.",
-            )
-        if type(error).__name__ in ("EndpointConnectionError", "ConnectTimeoutError"):
-            return DatastoreError(
-                f"Cannot {action} {where}: S3 is not reachable ({error}).",
-                "Check the network, and AWS_ENDPOINT_URL if you use an S3-compatible server.",
-            )
-        return DatastoreError(f"Cannot {action} {where}: {type(error).__name__}: {error}.")
+        return DatastoreError(*explain(error, self.uri(path), action))
 
     def put(self, path: str, chunks: Chunks, overwrite: bool = True) -> bool:
         body = b"".join(memoryview(chunk).cast("B") for chunk in chunks)
@@ -175,3 +151,34 @@ def error_code(error: Exception) -> str:
     return str(response.get("Error", {}).get("Code", "")) or str(
         response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
     )
+
+
+def explain(error: Exception, url: str, action: str) -> tuple[str, str | None]:
+    """A boto3 failure as ``(message, hint)`` naming the URL and what to check (shared with ``S3``)."""
+    code = error_code(error)
+    kind = type(error).__name__
+    if code in ("NoSuchKey", "404", "NotFound"):
+        return f"Cannot {action} {url}: there is no such object.", "Pass return_missing=True to get it as missing."
+    if code == "NoSuchBucket":
+        bucket = url[5:].split("/", 1)[0]
+        return (
+            f"Cannot {action} {url}: the bucket {bucket!r} does not exist.",
+            "Create it, or point --datastore-root (HEADWATER_DATASTORE_ROOT) at one that does.",
+        )
+    if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"):
+        return (
+            f"Cannot {action} {url}: access denied ({code}).",
+            "Check the AWS credentials boto3 finds (profile, AWS_ACCESS_KEY_ID) and the bucket's policy.",
+        )
+    if kind in ("NoCredentialsError", "PartialCredentialsError"):
+        return (
+            f"Cannot {action} {url}: no AWS credentials were found.",
+            "Configure them as boto3 expects: a profile (AWS_PROFILE), AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, or an instance role.",
+        )
+    if kind in ("EndpointConnectionError", "ConnectTimeoutError"):
+        return (
+            f"Cannot {action} {url}: S3 is not reachable ({error}).",
+            "Check the network, and AWS_ENDPOINT_URL if you use an S3-compatible server.",
+        )
+    return f"Cannot {action} {url}: {kind}: {error}.", None
