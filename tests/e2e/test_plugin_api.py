@@ -61,13 +61,12 @@ class JobHandle(TaskHandle):
         env = {**os.environ, **command.env, "HWTEST_JOB_ID": job_id}
         env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
         for host in range(hosts):
-            if hosts > 1:
-                command.options.update(num_hosts=hosts, host_index=host)
+            host_command = command.for_host(host, hosts) if hosts > 1 else command
             hostdir = os.path.join(self.workdir, str(host))
             os.makedirs(hostdir)
             out, err = (open(os.path.join(hostdir, name), "wb") for name in ("stdout", "stderr"))
             self.procs.append(
-                subprocess.Popen(["/bin/sh", "-c", command.shell()], cwd=hostdir, env=env, stdout=out, stderr=err)
+                subprocess.Popen(["/bin/sh", "-c", host_command.shell()], cwd=hostdir, env=env, stdout=out, stderr=err)
             )
             self.logs += [("stdout", out.name), ("stderr", err.name)]
             self.offsets += [0, 0]
