@@ -287,14 +287,13 @@ class Scheduler:
         now = time.time()
         timeout = self.display.refresh_interval or 1.0
         for worker in self.workers.values():
-            if worker.exit_fd is None or not worker.fds:
+            if worker.exit_fd is None or not worker.fds:  # polled, not waited on
                 timeout = min(timeout, max(0.0, worker.next_poll - now))
-        for task in self.delayed:
-            timeout = min(timeout, max(0.0, task.not_before - now))
-        for worker in self.workers.values():
             deadline = self._deadline(worker)
             if deadline is not None:
                 timeout = min(timeout, max(0.0, deadline - now))
+        for task in self.delayed:
+            timeout = min(timeout, max(0.0, task.not_before - now))
         if self.queue and len(self.workers) < self.max_workers and not self.fd_starved:
             timeout = 0.0
         return timeout
